@@ -1,0 +1,71 @@
+"""Shared helpers for the model tests."""
+
+import json
+import os
+import shutil
+import struct
+
+import numpy as np
+
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures")
+LAYOUTS = ("hubert_tiny_base", "hubert_tiny_large")
+
+TINY_BACKBONE = dict(
+    hidden_dim=32,
+    num_layers=2,
+    num_heads=4,
+    intermediate_dim=64,
+    conv_dims=[32] * 7,
+    pos_conv_kernel_size=16,
+    pos_conv_groups=4,
+)
+
+
+def fixture_dir(layout):
+    return os.path.join(FIXTURES, layout)
+
+
+def expected(layout):
+    return dict(np.load(os.path.join(FIXTURES, f"{layout}_expected.npz")))
+
+
+def write_safetensors(path, tensors):
+    """Minimal safetensors writer (float32 only), for building test folders."""
+    header = {}
+    offset = 0
+    blobs = []
+    for name, value in tensors.items():
+        blob = np.ascontiguousarray(value, dtype=np.float32).tobytes()
+        header[name] = {
+            "dtype": "F32",
+            "shape": list(np.shape(value)),
+            "data_offsets": [offset, offset + len(blob)],
+        }
+        offset += len(blob)
+        blobs.append(blob)
+    encoded = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(encoded)))
+        f.write(encoded)
+        for blob in blobs:
+            f.write(blob)
+
+
+def copy_checkpoint(layout, dest, weights=None, config_update=None):
+    """Copy a fixture checkpoint folder, optionally replacing its weights."""
+    shutil.copytree(fixture_dir(layout), dest)
+    if config_update:
+        path = os.path.join(dest, "config.json")
+        with open(path) as f:
+            config = json.load(f)
+        config.update(config_update)
+        with open(path, "w") as f:
+            json.dump(config, f)
+    if weights is not None:
+        os.remove(os.path.join(dest, "model.safetensors"))
+        write_safetensors(os.path.join(dest, "model.safetensors"), weights)
+    return dest
+
+
+def max_abs_diff(a, b):
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))

@@ -58,7 +58,10 @@ def _probability_metrics(probabilities, y_true, num_classes):
             f"got {probs.shape}."
         )
     if not np.all(np.isfinite(probs)) or np.any(probs < 0):
-        raise ValueError("probabilities must be finite and non-negative.")
+        raise ValueError(
+            "probabilities must be finite and non-negative; pass softmax "
+            "outputs, not logits."
+        )
     sums = probs.sum(axis=1)
     # Low-precision outputs (bfloat16) can be off by a few 1e-3; logits are
     # not probabilities at all.

@@ -229,7 +229,10 @@ def plot_training_curves(
     from matplotlib.ticker import MaxNLocator
 
     fig = _new_figure(10.0, 4.0)
-    panels = [("accuracy", "Accuracy", test_accuracy), ("loss", "Loss", test_loss)]
+    panels = [
+        ("accuracy", "Accuracy", test_accuracy),
+        ("loss", "Loss", test_loss),
+    ]
     for k, (key, name, test_value) in enumerate(panels):
         ax = fig.add_subplot(1, 2, k + 1)
         for column, label, style in (
@@ -244,7 +247,8 @@ def plot_training_curves(
                        label=f"test ({test_value:.3f})")
         if best is not None:
             ax.axvline(epochs[best], color="tab:red", linestyle="--",
-                       linewidth=1, label=f"best {monitor} (epoch {epochs[best]})")
+                       linewidth=1,
+                       label=f"best {monitor} (epoch {epochs[best]})")
             column = "val_" + key
             if column in history and math.isfinite(history[column][best]):
                 ax.plot([epochs[best]], [history[column][best]], "*",

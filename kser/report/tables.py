@@ -232,11 +232,15 @@ def format_cv_summary_markdown(summary, digits=3, title=None):
         ["Fold", "Training actors", "Validation actors", "Test actors"]
         + variants
     ))
-    lines.append(_md_row(["---:", "---", "---", "---"] + ["---:"] * len(variants)))
+    lines.append(
+        _md_row(["---:", "---", "---", "---"] + ["---:"] * len(variants))
+    )
     for row in summary["rows"]:
         lines.append(_md_row(
-            [row["fold"], format_actors(row["train_actors"]),
-             format_actors(row["val_actors"]), format_actors(row["test_actors"])]
+            [row["fold"],
+             format_actors(row["train_actors"]),
+             format_actors(row["val_actors"]),
+             format_actors(row["test_actors"])]
             + [_fmt(row["values"][v], digits) for v in variants]
         ))
     mean_cells, std_cells = [], []

@@ -15,6 +15,7 @@ II-IV (epoch, train and validation accuracy and loss) with the test result.
 import csv
 import io
 import math
+import numbers
 import os
 
 import numpy as np
@@ -124,6 +125,8 @@ def cv_summary(fold_records, variants=None, folds=None, metric="accuracy"):
         if "fold" not in record:
             raise ValueError(f"A fold record has no 'fold' entry: {record}.")
         fold = record["fold"]
+        if isinstance(fold, numbers.Integral):
+            fold = int(fold)  # numpy ints are not JSON-serialisable
         row = merged.setdefault(
             fold,
             {"fold": fold, "train_actors": None, "val_actors": None,

@@ -154,7 +154,8 @@ def test_cv_summary_conflicts_and_metric_choice():
 
 
 def test_write_cv_summary_from_records(tmp_path):
-    records = paper_like_records({"dense": [0.7] * 12})
+    records = paper_like_records({"dense": list(np.full(12, 0.7))})
+    records[0]["fold"] = np.int64(1)
     paths = write_cv_summary(tmp_path, records, basename="table1")
     assert sorted(os.listdir(tmp_path)) == ["table1.csv", "table1.json",
                                             "table1.md"]

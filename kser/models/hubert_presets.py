@@ -25,7 +25,7 @@ backbone_presets = {
                 "HuBERT base: 12 layers, 768 hidden, group-norm conv "
                 "encoder, post-LN. Pretrained on LibriSpeech 960 h."
             ),
-            "params": 94_371_712,
+            "params": 94_370_816,
             "transformers_checkpoint": "facebook/hubert-base-ls960",
         },
         "config": {
@@ -45,7 +45,7 @@ backbone_presets = {
                 "HuBERT large: 24 layers, 1024 hidden, layer-norm conv "
                 "encoder, pre-LN. Pretrained on Libri-Light 60k h."
             ),
-            "params": 315_438_720,
+            "params": 315_437_568,
             "transformers_checkpoint": "facebook/hubert-large-ll60k",
         },
         "config": {
@@ -65,7 +65,7 @@ backbone_presets = {
                 "HuBERT large pretrained on Libri-Light 60k h and fine-tuned "
                 "for ASR on LibriSpeech 960 h (the CTC head is dropped)."
             ),
-            "params": 315_438_720,
+            "params": 315_437_568,
             "transformers_checkpoint": "facebook/hubert-large-ls960-ft",
         },
         "config": {

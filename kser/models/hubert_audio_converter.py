@@ -7,24 +7,10 @@ from keras_hub.src.utils.tensor_utils import in_tf_function
 
 from kser.models.hubert_backbone import SAMPLE_RATE
 from kser.models.hubert_backbone import HubertBackbone
-
-# Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm adds 1e-7 to the variance.
-NORMALIZE_EPSILON = 1e-7
-
-
-def _normalize(waveform, padding_mask, xp):
-    """Zero mean, unit variance over unpadded samples; padding stays zero."""
-    mask = xp.cast(padding_mask, waveform.dtype)
-    count = xp.maximum(xp.sum(mask, axis=-1, keepdims=True), 1.0)
-    mean = xp.sum(waveform * mask, axis=-1, keepdims=True) / count
-    centered = (waveform - mean) * mask
-    var = xp.sum(centered * centered, axis=-1, keepdims=True) / count
-    # A silent clip has var 0: the epsilon keeps this finite (result 0).
-    return centered / xp.sqrt(var + NORMALIZE_EPSILON)
-
+from kser.models.hubert_layers import normalize_waveform
 
 class _TFOps:
-    """The few ops `_normalize` needs, from TensorFlow (inside tf.data)."""
+    """The few ops `normalize_waveform` needs, from TensorFlow (inside tf.data)."""
 
     def __init__(self):
         import tensorflow as tf
@@ -98,7 +84,7 @@ class HubertAudioConverter(AudioConverter):
             padding_mask = ops.cast(padding_mask, "int32")
             where = ops.where
         if self.do_normalize:
-            waveform = _normalize(waveform, padding_mask, xp)
+            waveform = normalize_waveform(waveform, padding_mask, xp)
         if self.padding_value != 0.0:
             waveform = where(
                 padding_mask > 0,

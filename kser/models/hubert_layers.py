@@ -19,6 +19,30 @@ def gelu(x):
     return ops.gelu(x, approximate=False)
 
 
+# Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm adds 1e-7 to the variance.
+NORMALIZE_EPSILON = 1e-7
+
+
+def normalize_waveform(waveform, padding_mask, xp=ops):
+    """Zero mean, unit variance over unpadded samples; padding stays zero.
+
+    `(x - mean) / sqrt(var + 1e-7)` per clip, population variance, as
+    transformers' `Wav2Vec2FeatureExtractor` with `do_normalize=True`.
+
+    Args:
+        waveform: float tensor of shape `(batch, samples)`.
+        padding_mask: tensor of shape `(batch, samples)`, 1 for samples.
+        xp: the ops namespace (`keras.ops`, or TensorFlow inside tf.data).
+    """
+    mask = xp.cast(padding_mask, waveform.dtype)
+    count = xp.maximum(xp.sum(mask, axis=-1, keepdims=True), 1.0)
+    mean = xp.sum(waveform * mask, axis=-1, keepdims=True) / count
+    centered = (waveform - mean) * mask
+    var = xp.sum(centered * centered, axis=-1, keepdims=True) / count
+    # A silent clip has var 0: the epsilon keeps this finite (result 0).
+    return centered / xp.sqrt(var + NORMALIZE_EPSILON)
+
+
 def conv_output_length(length, kernel_sizes, strides):
     """Frames that a valid-padded conv stack makes from `length` samples.
 

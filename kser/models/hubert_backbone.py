@@ -69,6 +69,13 @@ class HubertBackbone(Backbone):
         dropout: float. Dropout in the transformer and after the feature
             projection (inactive at inference).
         attention_dropout: float. Dropout on attention probabilities.
+        padding_invariant: bool. For the group-norm (base) layout, compute
+            the conv encoder's GroupNorm statistics over real samples only,
+            so each clip's features are independent of the padding in its
+            batch and equal transformers' output for the clip alone. The
+            default (False) reproduces transformers' batched output, where
+            padding zeros enter those statistics. The pre-LN (large) layout
+            is padding-invariant either way.
         dtype: string or `keras.mixed_precision.DTypePolicy`. Compute and
             weight dtype, e.g. `"float32"` or `"mixed_bfloat16"`.
 
@@ -111,6 +118,7 @@ class HubertBackbone(Backbone):
         layer_norm_epsilon=DEFAULT_EPSILON,
         dropout=0.1,
         attention_dropout=0.1,
+        padding_invariant=False,
         dtype=None,
         **kwargs,
     ):
@@ -122,6 +130,7 @@ class HubertBackbone(Backbone):
             conv_bias=conv_bias,
             norm=feature_norm,
             epsilon=layer_norm_epsilon,
+            padding_invariant=padding_invariant,
             dtype=dtype,
             name="feature_encoder",
         )
@@ -174,7 +183,7 @@ class HubertBackbone(Backbone):
         padding_mask_input = keras.Input(
             shape=(None,), dtype="int32", name="padding_mask"
         )
-        features = self.feature_encoder(waveform_input)
+        features = self.feature_encoder(waveform_input, padding_mask_input)
         frame_mask = self.frame_padding_mask(padding_mask_input, features)
         if self.feature_projection_norm is not None:
             features = self.feature_projection_norm(features)
@@ -221,6 +230,7 @@ class HubertBackbone(Backbone):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.dropout = dropout
         self.attention_dropout = attention_dropout
+        self.padding_invariant = padding_invariant
 
     def get_config(self):
         config = super().get_config()
@@ -242,6 +252,7 @@ class HubertBackbone(Backbone):
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "dropout": self.dropout,
                 "attention_dropout": self.attention_dropout,
+                "padding_invariant": self.padding_invariant,
             }
         )
         return config

@@ -75,9 +75,17 @@ class HubertFeatureEncoder(keras.layers.Layer):
         conv_bias: bool. Whether the conv layers have a bias.
         norm: str. `"group"` or `"layer"`.
         epsilon: float. Epsilon of the normalization layers.
+        padding_invariant: bool. With `norm="group"`, take the GroupNorm
+            statistics over the frames of real samples only, so a clip's
+            features do not depend on the padding its batch adds (they then
+            equal transformers' output for the clip alone). False matches
+            transformers' batched output, padding included in the
+            statistics.
 
     Call arguments:
         waveform: float tensor of shape `(batch, samples)`.
+        padding_mask: tensor of shape `(batch, samples)`, 1 for real samples
+            (used only when `padding_invariant`).
 
     Returns:
         Tensor of shape `(batch, frames, conv_dims[-1])`.
@@ -91,6 +99,7 @@ class HubertFeatureEncoder(keras.layers.Layer):
         conv_bias=False,
         norm="group",
         epsilon=DEFAULT_EPSILON,
+        padding_invariant=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -107,6 +116,7 @@ class HubertFeatureEncoder(keras.layers.Layer):
         self.conv_bias = conv_bias
         self.norm = norm
         self.epsilon = epsilon
+        self.padding_invariant = padding_invariant
 
         self.conv_layers = []
         self.norm_layers = []
@@ -140,30 +150,53 @@ class HubertFeatureEncoder(keras.layers.Layer):
                 norm_layer = None
             self.norm_layers.append(norm_layer)
 
-    def build(self, input_shape):
-        shape = (input_shape[0], input_shape[1], 1)
+    def build(self, waveform_shape, padding_mask_shape=None):
+        shape = (waveform_shape[0], waveform_shape[1], 1)
         for conv, norm in zip(self.conv_layers, self.norm_layers):
             conv.build(shape)
             shape = conv.compute_output_shape(shape)
             if norm is not None:
                 norm.build(shape)
 
-    def call(self, waveform):
+    def _masked_group_norm(self, x, norm, padding_mask):
+        # Per-channel statistics over the frames of real samples only.
+        lengths = ops.sum(ops.cast(padding_mask, "int32"), axis=-1)
+        lengths = conv_output_length(
+            lengths, self.conv_kernel_sizes[:1], self.conv_strides[:1]
+        )
+        frames = ops.arange(ops.shape(x)[1], dtype="int32")
+        mask = ops.cast(frames[None, :] < lengths[:, None], x.dtype)[..., None]
+        count = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
+        mean = ops.sum(x * mask, axis=1, keepdims=True) / count
+        centered = x - mean
+        var = ops.sum(centered * centered * mask, axis=1, keepdims=True) / count
+        x = centered * ops.rsqrt(var + ops.cast(self.epsilon, x.dtype))
+        return x * ops.cast(norm.gamma, x.dtype) + ops.cast(norm.beta, x.dtype)
+
+    def call(self, waveform, padding_mask=None):
         x = ops.expand_dims(waveform, axis=-1)
-        for conv, norm in zip(self.conv_layers, self.norm_layers):
+        masked = (
+            self.padding_invariant
+            and self.norm == "group"
+            and padding_mask is not None
+        )
+        for i, (conv, norm) in enumerate(zip(self.conv_layers, self.norm_layers)):
             x = conv(x)
             if norm is not None:
-                x = norm(x)
+                if masked and i == 0:
+                    x = self._masked_group_norm(x, norm, padding_mask)
+                else:
+                    x = norm(x)
             x = gelu(x)
         return x
 
-    def compute_output_shape(self, input_shape):
-        frames = input_shape[1]
+    def compute_output_shape(self, waveform_shape, padding_mask_shape=None):
+        frames = waveform_shape[1]
         if frames is not None:
             frames = conv_output_length(
                 frames, self.conv_kernel_sizes, self.conv_strides
             )
-        return (input_shape[0], frames, self.conv_dims[-1])
+        return (waveform_shape[0], frames, self.conv_dims[-1])
 
     def get_config(self):
         config = super().get_config()
@@ -175,6 +208,7 @@ class HubertFeatureEncoder(keras.layers.Layer):
                 "conv_bias": self.conv_bias,
                 "norm": self.norm,
                 "epsilon": self.epsilon,
+                "padding_invariant": self.padding_invariant,
             }
         )
         return config

@@ -197,3 +197,38 @@ def test_pytorch_bin_checkpoint(tmp_path):
         ref["batch_last_hidden_state"],
         ref["batch_hidden_states"],
     )
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_padding_invariant_mode_matches_each_clip_alone(layout):
+    """`padding_invariant=True`: a padded clip's valid frames equal the clip
+    run alone; the unpadded clip still equals transformers."""
+    from kser.models import HubertBackbone
+
+    backbone, _, _ = load_transformers_checkpoint(fixture_dir(layout))
+    config = backbone.get_config()
+    config["padding_invariant"] = True
+    invariant = HubertBackbone.from_config(config)
+    invariant.set_weights(backbone.get_weights())
+    ref = expected(layout)
+    batch = _outputs(
+        invariant, ref["batch_input_values"], ref["batch_attention_mask"]
+    )
+    length = int(ref["padded_length"])
+    alone_input = ref["batch_input_values"][1:, :length]
+    alone = _outputs(invariant, alone_input, np.ones_like(alone_input, "int32"))
+    frames = alone["sequence_output"].shape[1]
+    diff = max_abs_diff(
+        batch["hidden_states"][1:, :, :frames], alone["hidden_states"]
+    )
+    assert diff < TOLERANCE, diff
+    diff = max_abs_diff(batch["hidden_states"][:1], ref["single_hidden_states"])
+    assert diff < TOLERANCE, diff
+    if layout == "hubert_tiny_base":
+        # The default mode differs here: padding enters the GroupNorm.
+        default = _outputs(
+            backbone, ref["batch_input_values"], ref["batch_attention_mask"]
+        )
+        assert max_abs_diff(
+            default["hidden_states"][1:, :, :frames], alone["hidden_states"]
+        ) > 1e-3

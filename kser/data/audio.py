@@ -46,7 +46,11 @@ def read_bytes(path):
 def _check_wav_truncation(data, name):
     # libsndfile quietly reads a truncated WAV up to where the bytes stop,
     # so compare the `data` chunk's declared size with what is there.
-    if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX") or data[8:12] != b"WAVE":
+    if (
+        len(data) < 12
+        or data[:4] not in (b"RIFF", b"RIFX")
+        or data[8:12] != b"WAVE"
+    ):
         return
     endian = "<" if data[:4] == b"RIFF" else ">"
     pos = 12
@@ -75,7 +79,9 @@ def to_mono(samples):
     return samples.mean(axis=1)
 
 
-def resample(waveform, orig_rate, target_rate=SAMPLE_RATE, filter=RESAMPLE_FILTER):
+def resample(
+    waveform, orig_rate, target_rate=SAMPLE_RATE, filter=RESAMPLE_FILTER
+):
     """Resample a mono waveform with resampy.
 
     Args:
@@ -122,13 +128,17 @@ def decode_audio(data, name, sample_rate=SAMPLE_RATE, filter=RESAMPLE_FILTER):
             io.BytesIO(data), dtype="float32", always_2d=True
         )
     except (RuntimeError, soundfile.SoundFileError, ValueError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = (
+            str(error).splitlines()[0] if str(error) else type(error).__name__
+        )
         raise AudioError(
             f"{name}: cannot decode audio ({reason}); re-download or "
             "re-extract it"
         ) from None
     if samples.shape[0] == 0:
-        raise AudioError(f"{name}: contains no audio samples; re-record or remove it")
+        raise AudioError(
+            f"{name}: contains no audio samples; re-record or remove it"
+        )
     if not np.all(np.isfinite(samples)):
         raise AudioError(
             f"{name}: contains NaN or infinite samples; re-export or remove it"
@@ -136,7 +146,9 @@ def decode_audio(data, name, sample_rate=SAMPLE_RATE, filter=RESAMPLE_FILTER):
     waveform = to_mono(samples)
     waveform = resample(waveform, orig_rate, sample_rate, filter=filter)
     if not np.all(np.isfinite(waveform)):
-        raise AudioError(f"{name}: samples overflow when resampled; re-export it")
+        raise AudioError(
+            f"{name}: samples overflow when resampled; re-export it"
+        )
     return waveform
 
 

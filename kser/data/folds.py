@@ -101,8 +101,10 @@ class Fold:
             A tuple of three lists, in the order of `files`. Clips of actors
             outside the fold are left out.
         """
-        train, validation, test = set(self.train), set(self.validation), set(
-            self.test
+        train, validation, test = (
+            set(self.train),
+            set(self.validation),
+            set(self.test),
         )
         out = ([], [], [])
         for clip in files:
@@ -125,7 +127,12 @@ class Fold:
 
 
 def speaker_kfold(
-    speakers, num_folds, validation=True, shuffle=False, seed=0, protocol="custom"
+    speakers,
+    num_folds,
+    validation=True,
+    shuffle=False,
+    seed=0,
+    protocol="custom",
 ):
     """Speaker-disjoint k-fold splits for any corpus.
 
@@ -163,7 +170,9 @@ def speaker_kfold(
         )
     if shuffle:
         speakers = list(np.random.default_rng(seed).permutation(speakers))
-    groups = [tuple(int(s) for s in g) for g in np.array_split(speakers, num_folds)]
+    groups = [
+        tuple(int(s) for s in g) for g in np.array_split(speakers, num_folds)
+    ]
     folds = []
     for k in range(num_folds):
         test = groups[(k + 1) % num_folds]
@@ -251,7 +260,5 @@ def get_fold(protocol, index):
     """
     folds = get_folds(protocol)
     if not 1 <= int(index) <= len(folds):
-        raise DataError(
-            f"{protocol} has folds 1..{len(folds)}, not {index}"
-        )
+        raise DataError(f"{protocol} has folds 1..{len(folds)}, not {index}")
     return folds[int(index) - 1]

@@ -50,7 +50,9 @@ SONG = 2
 # Songs are sung in six emotions only: no disgust (07), no surprised (08).
 SONG_EMOTIONS = (1, 2, 3, 4, 5, 6)
 
-_NAME_RE = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
+_NAME_RE = re.compile(
+    r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$"
+)
 _ACTOR_DIR_RE = re.compile(r"^actor_(\d+)$", re.IGNORECASE)
 AUDIO_EXTENSION = ".wav"
 
@@ -265,7 +267,7 @@ class RavdessIndex:
         )
 
     def actor_counts(self):
-        """dict. Number of clips per actor, for every actor 1..24 (0 if absent)."""
+        """dict. Clips per actor, for every actor 1..24 (0 if absent)."""
         counts = collections.Counter(f.actor for f in self.files)
         return {actor: counts.get(actor, 0) for actor in ACTORS}
 
@@ -275,7 +277,7 @@ class RavdessIndex:
         return {name: counts.get(name, 0) for name in EMOTIONS}
 
     def missing_speech_clips(self):
-        """list of str. Names of audio-only speech clips absent from the index."""
+        """list of str. Names of the audio-only speech clips not indexed."""
         present = {f.stem for f in self.files}
         return [
             clip.name
@@ -297,14 +299,16 @@ class RavdessIndex:
         )
 
     def check_complete(self):
-        """Raise `DataError` unless this is the complete 1440-file speech set."""
+        """Raise `DataError` unless this is the full 1440-file speech set."""
         if self.is_complete_speech_set():
             return
         missing = self.missing_speech_clips()
         where = self.root or "the index"
         detail = f"{len(self.files)} files"
         if missing:
-            shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+            shown = ", ".join(missing[:3]) + (
+                ", ..." if len(missing) > 3 else ""
+            )
             detail += f", {len(missing)} speech clips missing ({shown})"
         raise DataError(
             f"{where}: not the complete RAVDESS speech set ({detail}; expected "
@@ -332,9 +336,7 @@ class RavdessIndex:
             )
         elif incomplete:
             shown = ", ".join(f"{a:02d} ({counts[a]})" for a in incomplete)
-            lines.append(
-                f"actors without {CLIPS_PER_ACTOR} clips: {shown}"
-            )
+            lines.append(f"actors without {CLIPS_PER_ACTOR} clips: {shown}")
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} files with other names")
         return "\n".join(lines)
@@ -400,7 +402,9 @@ def index_ravdess(
     """
     root = os.fspath(root)
     if not os.path.exists(root):
-        raise DataError(f"{root}: no such folder; pass the RAVDESS dataset root")
+        raise DataError(
+            f"{root}: no such folder; pass the RAVDESS dataset root"
+        )
     if not os.path.isdir(root):
         raise DataError(f"{root}: not a folder; pass the RAVDESS dataset root")
     modalities = _as_set(modalities, "modality", MODALITIES)

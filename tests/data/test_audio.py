@@ -51,7 +51,9 @@ def test_downmixes_to_mono(tmp_path):
     left, right = sine(300, 16000, amp=0.4), sine(300, 16000, amp=0.2)
     stereo = np.stack([left, right], axis=1)
     path = write_wav(tmp_path / "st.wav", stereo, 16000, "FLOAT")
-    np.testing.assert_allclose(load_audio(path), 0.5 * (left + right), atol=1e-6)
+    np.testing.assert_allclose(
+        load_audio(path), 0.5 * (left + right), atol=1e-6
+    )
     opposite = np.stack([left, -left], axis=1)
     path = write_wav(tmp_path / "op.wav", opposite, 16000, "FLOAT")
     np.testing.assert_allclose(load_audio(path), 0.0, atol=1e-7)
@@ -77,7 +79,9 @@ def test_normalize_waveform():
     x = sine(200, 16000) + 0.3
     y = normalize_waveform(x)
     assert y.dtype == np.float32
-    assert abs(float(y.mean())) < 1e-5 and float(y.std()) == pytest.approx(1.0, abs=1e-3)
+    assert abs(float(y.mean())) < 1e-5 and float(y.std()) == pytest.approx(
+        1.0, abs=1e-3
+    )
 
 
 def _assert_names(error, path):

@@ -49,13 +49,24 @@ def test_paper_folds_are_table_one():
 
 def test_emobox_folds():
     folds = emobox_folds()
-    assert [f.test for f in folds] == [tuple(sorted(t)) for t in EMOBOX_TEST_ACTORS]
+    assert [f.test for f in folds] == [
+        tuple(sorted(t)) for t in EMOBOX_TEST_ACTORS
+    ]
     assert [set(f.test) for f in folds] == [
-        {1, 11, 20, 21}, {4, 10, 12, 14}, {8, 9, 19, 23},
-        {3, 5, 7, 24}, {2, 15, 16, 18}, {6, 13, 17, 22},
+        {1, 11, 20, 21},
+        {4, 10, 12, 14},
+        {8, 9, 19, 23},
+        {3, 5, 7, 24},
+        {2, 15, 16, 18},
+        {6, 13, 17, 22},
     ]
     assert [f.validation for f in folds] == [
-        (3, 4), (5, 6), (11, 12), (13, 14), (19, 20), (23, 24),
+        (3, 4),
+        (5, 6),
+        (11, 12),
+        (13, 14),
+        (19, 20),
+        (23, 24),
     ]
     for fold in folds:
         assert_disjoint(fold)
@@ -66,7 +77,9 @@ def test_emobox_folds():
     assert all(f.validation == () and len(f.train) == 20 for f in no_val)
 
 
-@pytest.mark.parametrize("folds", [paper_folds(), emobox_folds(), emobox_folds(False)])
+@pytest.mark.parametrize(
+    "folds", [paper_folds(), emobox_folds(), emobox_folds(False)]
+)
 def test_every_actor_tested_exactly_once(folds):
     tested = [a for f in folds for a in f.test]
     assert sorted(tested) == list(ACTORS)
@@ -83,17 +96,23 @@ def test_speaker_kfold_reproduces_paper_folds():
     assert speaker_kfold(ACTORS, 12, protocol="paper") == paper_folds()
 
 
-@pytest.mark.parametrize("num_folds, validation", [(2, False), (3, True), (5, True), (10, False)])
+@pytest.mark.parametrize(
+    "num_folds, validation", [(2, False), (3, True), (5, True), (10, False)]
+)
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_speaker_kfold_is_disjoint(num_folds, validation, shuffle):
     speakers = list(range(100, 131))  # 31 speakers, uneven groups
-    folds = speaker_kfold(speakers, num_folds, validation=validation, shuffle=shuffle, seed=3)
+    folds = speaker_kfold(
+        speakers, num_folds, validation=validation, shuffle=shuffle, seed=3
+    )
     assert len(folds) == num_folds
     assert sorted(a for f in folds for a in f.test) == speakers
     for fold in folds:
         assert_disjoint(fold, speakers)
         assert bool(fold.validation) == validation
-    again = speaker_kfold(speakers, num_folds, validation=validation, shuffle=shuffle, seed=3)
+    again = speaker_kfold(
+        speakers, num_folds, validation=validation, shuffle=shuffle, seed=3
+    )
     assert again == folds
 
 
@@ -143,4 +162,8 @@ def test_get_folds_by_name():
 
 def test_fold_to_dict():
     d = paper_folds()[0].to_dict()
-    assert d["validation"] == [1, 2] and d["test"] == [3, 4] and len(d["train"]) == 20
+    assert (
+        d["validation"] == [1, 2]
+        and d["test"] == [3, 4]
+        and len(d["train"]) == 20
+    )

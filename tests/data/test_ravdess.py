@@ -17,7 +17,14 @@ from tests.data.conftest import touch
 
 def test_constants():
     assert EMOTIONS == (
-        "neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised",
+        "neutral",
+        "calm",
+        "happy",
+        "sad",
+        "angry",
+        "fearful",
+        "disgust",
+        "surprised",
     )
     assert ACTORS == tuple(range(1, 25))
     assert CLIPS_PER_ACTOR == 60 and NUM_SPEECH_CLIPS == 1440
@@ -25,7 +32,12 @@ def test_constants():
 
 def test_parse_paper_example():
     clip = parse_filename("some/dir/03-01-06-01-02-01-12.wav")
-    assert (clip.modality, clip.vocal_channel, clip.emotion, clip.intensity) == (3, 1, 6, 1)
+    assert (
+        clip.modality,
+        clip.vocal_channel,
+        clip.emotion,
+        clip.intensity,
+    ) == (3, 1, 6, 1)
     assert (clip.statement, clip.repetition, clip.actor) == (2, 1, 12)
     assert clip.emotion_name == "fearful" and clip.label == 5
     assert clip.gender == "female"
@@ -57,7 +69,10 @@ def test_parse_other_modalities_and_song():
         ("03-01-06-01-02-01-25.wav", "actor 25"),
         ("03-01-06-01-02-01-00.wav", "actor 00"),
         ("03-01-01-02-01-01-12.wav", "neutral (emotion 01) has no strong"),
-        ("03-02-08-01-01-01-12.wav", "song (vocal channel 02) has no surprised"),
+        (
+            "03-02-08-01-01-01-12.wav",
+            "song (vocal channel 02) has no surprised",
+        ),
     ],
 )
 def test_parse_bad_names(name, fragment):
@@ -74,7 +89,9 @@ def test_expected_speech_clips_counts():
     assert len(clips) == 60 and len(set(clips)) == 60
     per_emotion = {e: sum(c.emotion_name == e for c in clips) for e in EMOTIONS}
     assert per_emotion == {e: (4 if e == "neutral" else 8) for e in EMOTIONS}
-    assert all(c.actor == 7 and c.modality == 3 and c.vocal_channel == 1 for c in clips)
+    assert all(
+        c.actor == 7 and c.modality == 3 and c.vocal_channel == 1 for c in clips
+    )
 
 
 def _write_actor(root, actor, actor_folder=True, clips=None):
@@ -167,7 +184,9 @@ def test_index_filters(tmp_path):
     touch(tmp_path / "Actor_01" / "03-02-03-01-01-01-01.wav")  # song
     assert len(index_ravdess(tmp_path)) == 60
     assert len(index_ravdess(tmp_path, vocal_channels=None)) == 61
-    assert len(index_ravdess(tmp_path, modalities=None, vocal_channels=None)) == 62
+    assert (
+        len(index_ravdess(tmp_path, modalities=None, vocal_channels=None)) == 62
+    )
     assert len(index_ravdess(tmp_path, vocal_channels=(2,))) == 1
     with pytest.raises(DataError, match="no RAVDESS clips found"):
         index_ravdess(tmp_path, actors=[2])

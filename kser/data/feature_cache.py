@@ -1,0 +1,473 @@
+"""On-disk cache of frozen-backbone features, one file per clip and noise copy.
+
+The backbone is frozen, so its output for a clip never changes: compute it
+once, store it, and reuse it across folds, epochs and model variants. An
+entry's key is a SHA-256 over everything that determines it: the audio
+file's bytes, the backbone weights' fingerprint, every preprocessing
+setting, the noise copy (and for noisy copies the SNR and seed), which
+layers are kept and the storage dtype. Change any of them and the entry
+simply misses.
+
+Layout: `DIR/v1/ab/abcdef....npz` (`ab` = the key's first two hex digits),
+each holding `features` (valid frames only, padding trimmed) and `meta` (a
+JSON string with the settings, the number of samples and frames, and a
+SHA-256 of the features). An entry whose `meta` does not match the request
+is stale, one that does not load or fails its checksum is corrupt: both are
+recomputed and overwritten. Entries are written to a temporary file and
+renamed, so an interrupted extraction keeps every entry finished before it.
+
+This module does not import `kser.models`: pass any encode function that
+maps a batch `{"waveform", "padding_mask"}` to the backbone's output dict.
+"""
+
+import collections
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import zipfile
+
+import numpy as np
+
+from kser.data.audio import content_hash
+from kser.data.audio import read_bytes
+from kser.data.pipeline import Clip
+from kser.data.pipeline import Preprocessing
+from kser.data.pipeline import load_clips
+from kser.data.pipeline import prepare_waveform
+from kser.errors import AudioError
+from kser.errors import DataError
+
+FORMAT_VERSION = 1
+# HuBERT's conv feature encoder: one frame per 320 samples.
+CONV_KERNEL_SIZES = (10, 3, 3, 3, 3, 2, 2)
+CONV_STRIDES = (5, 2, 2, 2, 2, 2, 2)
+# Batches are padded to a multiple of this many seconds: a clip's padding
+# (which the group-norm conv layer of base models sees) then depends on its
+# own length only, and the backbone meets few distinct shapes.
+DEFAULT_PAD_SECONDS = 0.5
+DTYPES = ("float32", "float16")
+
+
+def num_frames(
+    num_samples, kernel_sizes=CONV_KERNEL_SIZES, strides=CONV_STRIDES
+):
+    """int. Frames the conv encoder makes from `num_samples` real samples.
+
+    Each layer maps a length L to `floor((L - kernel) / stride) + 1`.
+
+    Examples:
+    ```python
+    num_frames(16000)  # 49
+    ```
+    """
+    length = int(num_samples)
+    for kernel, stride in zip(kernel_sizes, strides):
+        if length < kernel:
+            return 0
+        length = (length - kernel) // stride + 1
+    return length
+
+
+def weights_fingerprint(model):
+    """str. A SHA-256 over all of a Keras model's weight values.
+
+    Hashes the dtype, shape and bytes of every entry of `model.weights`, in
+    order; names are left out because Keras numbers them per session.
+
+    Args:
+        model: a Keras model or layer (e.g. a `HubertBackbone`).
+
+    Examples:
+    ```python
+    cache = FeatureCache("cache/", backbone, weights_fingerprint(backbone))
+    ```
+    """
+    import keras
+
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
+        digest.update(f"{value.dtype.str}{value.shape};".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def _to_numpy(x):
+    if isinstance(x, np.ndarray):
+        return x
+    if "keras" in sys.modules:
+        import keras
+
+        return keras.ops.convert_to_numpy(x)
+    return np.asarray(x)
+
+
+def _layers_setting(layers):
+    if layers in ("last", "all"):
+        return layers
+    try:
+        picked = [int(i) for i in layers]
+    except (TypeError, ValueError):
+        raise DataError(
+            f"unknown layers {layers!r}: use 'last', 'all' or a list of "
+            "hidden-state indices"
+        ) from None
+    if not picked:
+        raise DataError("layers must not be empty")
+    return picked
+
+
+class FeatureCache:
+    """Computes backbone features once and keeps them on disk.
+
+    Args:
+        directory: str or path-like. Where entries live (created if needed).
+        encode_fn: callable. Maps `{"waveform": float32 [batch, samples],
+            "padding_mask": int32 [batch, samples]}` to a dict with
+            `"sequence_output"` `[batch, frames, hidden]`, `"hidden_states"`
+            `[batch, layers + 1, frames, hidden]` and optionally
+            `"frame_padding_mask"`; tensors of any backend or numpy arrays.
+            A frozen `HubertBackbone` works as is.
+        fingerprint: str. Identifies the backbone's weights, e.g.
+            `weights_fingerprint(backbone)`. If `encode_fn` itself changes
+            the input (e.g. a normalising audio converter), add that to the
+            string.
+        layers: str or list of int. `"last"` stores `sequence_output`
+            (`[frames, hidden]` per clip); `"all"` stores every hidden state
+            (`[layers + 1, frames, hidden]`); a list stores those hidden
+            states.
+        dtype: str. `"float32"` (default) or `"float16"` (half the disk).
+        preprocessing: `Preprocessing` or None. Crop length, sample rate,
+            normalisation.
+        batch_size: int. Clips per call of `encode_fn`.
+        pad_seconds: float. Clips of similar length are batched together
+            and padded to a multiple of this duration.
+        progress: bool. Show a progress bar while extracting.
+
+    Examples:
+    ```python
+    backbone = HubertBackbone.from_preset("hubert_base")
+    cache = FeatureCache(
+        "~/.cache/kser/features", backbone, weights_fingerprint(backbone)
+    )
+    train_x = cache.extract(train_files)            # clean
+    noisy_x = cache.extract(train_files, noise=NoiseAugmentation(
+        mode="cached"), copy_index=1)               # noisy copy 1
+    ```
+    """
+
+    def __init__(
+        self,
+        directory,
+        encode_fn,
+        fingerprint,
+        layers="last",
+        dtype="float32",
+        preprocessing=None,
+        batch_size=8,
+        pad_seconds=DEFAULT_PAD_SECONDS,
+        progress=True,
+    ):
+        if not isinstance(fingerprint, str) or not fingerprint:
+            raise DataError("fingerprint must be a non-empty string")
+        if dtype not in DTYPES:
+            raise DataError(
+                f"unknown dtype {dtype!r}: choose float32 or float16"
+            )
+        if int(batch_size) < 1:
+            raise DataError(f"batch_size must be at least 1, got {batch_size}")
+        self.directory = os.path.expanduser(os.fspath(directory))
+        self.encode_fn = encode_fn
+        self.fingerprint = fingerprint
+        self.layers = _layers_setting(layers)
+        self.dtype = dtype
+        self.preprocessing = preprocessing or Preprocessing()
+        self.batch_size = int(batch_size)
+        self.pad_multiple = max(
+            1, int(round(float(pad_seconds) * self.preprocessing.sample_rate))
+        )
+        self.progress = progress
+        self.stats = collections.Counter()
+
+    # --- keys and entries -------------------------------------------------
+
+    def settings(self, audio_hash, copy_index=0, noise=None):
+        """dict. Everything an entry depends on; its key hashes this."""
+        copy_index = int(copy_index)
+        if copy_index and noise is None:
+            raise DataError("noise copy requested without a NoiseAugmentation")
+        if copy_index and noise.mode != "cached":
+            raise DataError(
+                "only mode='cached' noise can be cached; online noise is "
+                "fresh every epoch"
+            )
+        return {
+            "format": FORMAT_VERSION,
+            "audio": audio_hash,
+            "weights": self.fingerprint,
+            **self.preprocessing.cache_settings(),
+            "pad_multiple": self.pad_multiple,
+            "noise_copy": copy_index,
+            # The clean clip does not depend on noise settings, so clean
+            # features are shared by augmented and plain runs.
+            "noise_snr_db": float(noise.snr_db) if copy_index else None,
+            "noise_seed": int(noise.seed) if copy_index else None,
+            "layers": self.layers,
+            "dtype": self.dtype,
+        }
+
+    @staticmethod
+    def key(settings):
+        """str. The SHA-256 hex key of a settings dict."""
+        text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def path(self, key):
+        """str. The entry file of a key."""
+        return os.path.join(
+            self.directory, f"v{FORMAT_VERSION}", key[:2], key + ".npz"
+        )
+
+    def _read(self, settings):
+        """The cached features, or None on a miss (stale and corrupt count)."""
+        path = self.path(self.key(settings))
+        if not os.path.exists(path):
+            self.stats["misses"] += 1
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as entry:
+                meta = json.loads(str(entry["meta"]))
+                features = entry["features"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            self.stats["corrupt"] += 1
+            return None
+        if meta.get("settings") != settings:
+            self.stats["stale"] += 1
+            return None
+        checksum = hashlib.sha256(
+            np.ascontiguousarray(features).tobytes()
+        ).hexdigest()
+        frame_axis = 0 if self.layers == "last" else 1
+        if (
+            checksum != meta.get("sha256")
+            or list(features.shape) != meta.get("shape")
+            or features.shape[frame_axis]
+            != num_frames(meta.get("num_samples", -1))
+        ):
+            self.stats["corrupt"] += 1
+            return None
+        self.stats["hits"] += 1
+        return features
+
+    def _write(self, settings, features, num_samples):
+        path = self.path(self.key(settings))
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        features = np.ascontiguousarray(features)
+        meta = {
+            "settings": settings,
+            "num_samples": int(num_samples),
+            "shape": list(features.shape),
+            "sha256": hashlib.sha256(features.tobytes()).hexdigest(),
+        }
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, features=features, meta=np.array(json.dumps(meta)))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        self.stats["written"] += 1
+
+    # --- extraction -------------------------------------------------------
+
+    def _hashes(self, items):
+        hashes = []
+        for item in items:
+            if isinstance(item, Clip):
+                hashes.append(item.content_hash)
+            else:
+                path = os.fspath(getattr(item, "path", None) or item)
+                hashes.append(content_hash(read_bytes(path)))
+        return hashes
+
+    def extract(self, items, noise=None, copy_index=0):
+        """Features of some clips for one noise copy, from cache or computed.
+
+        Args:
+            items: sequence of `Clip`, `RavdessFile` or paths. Files are
+                hashed; only those missing from the cache are decoded.
+            noise: `NoiseAugmentation` or None. Needed for `copy_index` >= 1
+                (its mode must be `"cached"`).
+            copy_index: int. 0 for the clean clips, k >= 1 for noisy copy k.
+
+        Returns:
+            A list of float arrays in the order of `items`: `[frames,
+            hidden]` for `layers="last"`, else `[layers, frames, hidden]`.
+        """
+        return self.extract_copies(items, noise, copies=(copy_index,))[0]
+
+    def extract_copies(self, items, noise=None, copies=(0,)):
+        """Features for several noise copies at once.
+
+        Args:
+            items: sequence of `Clip`, `RavdessFile` or paths.
+            noise: `NoiseAugmentation` or None.
+            copies: sequence of int. Copy indices (0 = clean).
+
+        Returns:
+            A list (one per copy index) of lists of arrays (one per item).
+        """
+        items = list(items)
+        hashes = self._hashes(items)
+        results = [[None] * len(items) for _ in copies]
+        todo = []
+        for c, copy_index in enumerate(copies):
+            for i, audio_hash in enumerate(hashes):
+                settings = self.settings(audio_hash, copy_index, noise)
+                features = self._read(settings)
+                if features is None:
+                    todo.append((c, i, int(copy_index), settings))
+                else:
+                    results[c][i] = features
+        if todo:
+            self._compute(items, todo, noise, results)
+        return results
+
+    def extract_training(self, items, noise=None, labels=None):
+        """Training features: clean clips and cached noisy copies, flattened.
+
+        Args:
+            items: sequence of `Clip` or `RavdessFile` (or paths with
+                `labels`).
+            noise: `NoiseAugmentation` (mode `"cached"`) or None for clean
+                clips only.
+            labels: sequence of int or None. Labels when `items` are paths.
+
+        Returns:
+            A tuple `(features, labels)` of two lists: for every clip, its
+            copies in `noise.copy_indices` order.
+        """
+        items = list(items)
+        if labels is None:
+            labels = [getattr(item, "label", None) for item in items]
+        if any(label is None for label in labels):
+            raise DataError("no labels; pass labels= or Clip/RavdessFile items")
+        copies = noise.copy_indices if noise is not None else (0,)
+        if noise is not None and noise.mode != "cached":
+            raise DataError(
+                "cached features need NoiseAugmentation(mode='cached'); online "
+                "noise must go through the waveform pipeline"
+            )
+        per_copy = self.extract_copies(items, noise, copies)
+        features, out_labels = [], []
+        for i, label in enumerate(labels):
+            for c in range(len(copies)):
+                features.append(per_copy[c][i])
+                out_labels.append(int(label))
+        return features, out_labels
+
+    def _compute(self, items, todo, noise, results):
+        clips = {}
+        needed = sorted({i for _, i, _, _ in todo})
+        loadable = [i for i in needed if not isinstance(items[i], Clip)]
+        if loadable:
+            loaded = load_clips(
+                [items[i] for i in loadable],
+                labels=[0] * len(loadable),
+                preprocessing=self.preprocessing,
+                progress=False,
+            )
+            clips.update(zip(loadable, loaded))
+        for i in needed:
+            if isinstance(items[i], Clip):
+                clips[i] = items[i]
+        max_samples = self.preprocessing.max_samples
+        jobs = []
+        for c, i, copy_index, settings in todo:
+            length = len(clips[i].waveform)
+            if max_samples is not None:
+                length = min(length, max_samples)
+            if num_frames(length) < 1:
+                raise AudioError(
+                    f"{clips[i].path or clips[i].name}: too short for the "
+                    f"backbone ({length} samples; at least 400 are needed)"
+                )
+            padded = -(-length // self.pad_multiple) * self.pad_multiple
+            jobs.append((padded, length, c, i, copy_index, settings))
+        # Similar lengths together: each batch is padded to one length.
+        jobs.sort(key=lambda job: (job[0], job[1], job[3], job[2]))
+        batches = []
+        for padded in sorted({job[0] for job in jobs}):
+            group = [job for job in jobs if job[0] == padded]
+            for start in range(0, len(group), self.batch_size):
+                batches.append((padded, group[start : start + self.batch_size]))
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(jobs), desc="extracting features", unit="clip")
+        try:
+            for padded, batch in batches:
+                self._run_batch(padded, batch, clips, noise, results)
+                if bar is not None:
+                    bar.update(len(batch))
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _run_batch(self, padded, batch, clips, noise, results):
+        waveform = np.zeros((self.batch_size, padded), np.float32)
+        mask = np.zeros((self.batch_size, padded), np.int32)
+        lengths = []
+        for row, (_, length, _, i, copy_index, _) in enumerate(batch):
+            samples = prepare_waveform(
+                clips[i], self.preprocessing, noise, copy_index
+            )
+            waveform[row, :length] = samples
+            mask[row, :length] = 1
+            lengths.append(length)
+        # Fill a short last batch with copies of its first row: one batch
+        # shape per padded length, and no all-padding rows for attention.
+        for row in range(len(batch), self.batch_size):
+            waveform[row] = waveform[0]
+            mask[row] = mask[0]
+        outputs = self.encode_fn({"waveform": waveform, "padding_mask": mask})
+        if not isinstance(outputs, dict):
+            outputs = {"sequence_output": outputs}
+        if self.layers == "last":
+            values = _to_numpy(outputs["sequence_output"])
+        else:
+            values = _to_numpy(outputs["hidden_states"])
+            if self.layers != "all":
+                values = values[:, self.layers]
+        frame_mask = outputs.get("frame_padding_mask")
+        if frame_mask is not None:
+            frame_mask = _to_numpy(frame_mask)
+        for row, (_, length, c, i, copy_index, settings) in enumerate(batch):
+            frames = num_frames(length)
+            if (
+                frame_mask is not None
+                and int(np.sum(frame_mask[row])) != frames
+            ):
+                raise RuntimeError(
+                    f"encode_fn marks {int(np.sum(frame_mask[row]))} valid frames "
+                    f"for {length} samples; the conv stack gives {frames}"
+                )
+            if self.layers == "last":
+                features = values[row, :frames]
+            else:
+                features = values[row, :, :frames]
+            features = np.asarray(features, self.dtype)
+            if not np.all(np.isfinite(features)):
+                raise RuntimeError(
+                    f"{clips[i].name}: the backbone produced NaN or Inf features"
+                )
+            self._write(settings, features, length)
+            results[c][i] = features

@@ -1,0 +1,363 @@
+import numpy as np
+import pytest
+
+from kser.data.folds import Fold
+from kser.data.pipeline import Clip
+from kser.data.pipeline import NoiseAugmentation
+from kser.data.pipeline import Preprocessing
+from kser.data.pipeline import feature_dataset
+from kser.data.pipeline import fold_datasets
+from kser.data.pipeline import load_clips
+from kser.data.pipeline import make_dataset
+from kser.data.pipeline import prepare_waveform
+from kser.errors import DataError
+
+
+def snr_db(clean, noisy):
+    noise = noisy - clean
+    return 10 * np.log10(
+        np.sum(clean.astype(np.float64) ** 2)
+        / np.sum(noise.astype(np.float64) ** 2)
+    )
+
+
+def batches(ds):
+    return [
+        (x["waveform"].numpy(), x["padding_mask"].numpy(), y.numpy())
+        for x, y in ds
+    ]
+
+
+def rows(ds):
+    """Every example of a dataset as (real samples, label), in order."""
+    out = []
+    for wave, mask, label in batches(ds):
+        for w, m, y in zip(wave, mask, label):
+            out.append((w[m.astype(bool)], int(y)))
+    return out
+
+
+def test_batch_structure_and_padding(clips):
+    subset = clips[:10]
+    ds = make_dataset(subset, batch_size=4)
+    got = batches(ds)
+    assert [len(b[2]) for b in got] == [4, 4, 2]
+    wave, mask, label = got[0]
+    assert (
+        wave.dtype == np.float32
+        and mask.dtype == np.int32
+        and label.dtype == np.int32
+    )
+    assert wave.shape == mask.shape and wave.ndim == 2
+    for row, clip in enumerate(subset[:4]):
+        n = len(clip.waveform)
+        assert mask[row].sum() == n and np.all(mask[row, :n] == 1)
+        np.testing.assert_array_equal(wave[row, :n], clip.waveform)
+        assert not np.any(wave[row, n:]) and not np.any(mask[row, n:])
+        assert label[row] == clip.label
+    assert wave.shape[1] == max(len(c.waveform) for c in subset[:4])
+
+
+def test_labels_follow_clips(clips):
+    got = rows(make_dataset(clips, batch_size=16))
+    assert [y for _, y in got] == [c.label for c in clips]
+
+
+def test_crop_center_and_start(clips):
+    clip = max(clips, key=lambda c: len(c.waveform))
+    n = len(clip.waveform)
+    prep = Preprocessing(max_seconds=0.25)
+    assert prep.max_samples == 4000
+    ((w, _),) = rows(make_dataset([clip], preprocessing=prep))
+    start = (n - 4000) // 2
+    np.testing.assert_array_equal(w, clip.waveform[start : start + 4000])
+    ((w, _),) = rows(
+        make_dataset(
+            [clip], preprocessing=Preprocessing(max_seconds=0.25, crop="start")
+        )
+    )
+    np.testing.assert_array_equal(w, clip.waveform[:4000])
+    with pytest.raises(DataError, match="unknown crop policy"):
+        Preprocessing(crop="random")
+
+
+def test_pad_to_max_gives_static_shapes(clips):
+    prep = Preprocessing(max_seconds=1.0)
+    ds = make_dataset(
+        clips[:6],
+        batch_size=4,
+        preprocessing=prep,
+        pad_to_max=True,
+        drop_remainder=True,
+    )
+    assert ds.element_spec[0]["waveform"].shape.as_list() == [4, 16000]
+    assert [b[0].shape for b in batches(ds)] == [(4, 16000)]
+
+
+def test_bucketing_cuts_padding(clips):
+    def padding(ds):
+        return sum(int((1 - m).sum()) for _, m, _ in batches(ds))
+
+    plain = make_dataset(clips, batch_size=8)
+    bucketed = make_dataset(
+        clips, batch_size=8, bucket_boundaries=[0.35, 0.4, 0.45, 0.5]
+    )
+    assert sorted(y for _, y in rows(bucketed)) == sorted(
+        c.label for c in clips
+    )
+    assert padding(bucketed) < padding(plain)
+    longest = max(len(c.waveform) for c in clips)
+    allowed = {5600, 6400, 7200, 8000, longest}
+    for wave, mask, _ in batches(bucketed):
+        assert wave.shape[1] in allowed
+        assert mask.sum(axis=1).max() <= wave.shape[1]
+
+
+def test_shuffle_is_seeded_and_reshuffles(clips):
+    def order(ds):
+        return [tuple(y) for _, _, y in batches(ds)]
+
+    a = make_dataset(clips, batch_size=240, training=True, seed=7)
+    b = make_dataset(clips, batch_size=240, training=True, seed=7)
+    c = make_dataset(clips, batch_size=240, training=True, seed=8)
+    first = order(a)
+    assert first == order(b)
+    assert first != order(c)
+    assert order(a) != first  # a new epoch, a new order
+    unshuffled = make_dataset(clips, batch_size=240)
+    assert order(unshuffled) == [tuple(c.label for c in clips)]
+
+
+def test_online_noise_level_and_freshness(clips):
+    subset = clips[:12]
+    noise = NoiseAugmentation(snr_db=20.0, mode="online", seed=1)
+    ds = make_dataset(
+        subset, batch_size=2, training=True, shuffle=False, noise=noise
+    )
+    epoch1, epoch2 = rows(ds), rows(ds)
+    assert len(epoch1) == 24  # clean + one noisy copy of each clip
+    measured = []
+    for i, clip in enumerate(subset):
+        (clean, y0), (noisy, y1) = epoch1[2 * i], epoch1[2 * i + 1]
+        np.testing.assert_array_equal(clean, clip.waveform)
+        assert y0 == y1 == clip.label
+        measured.append(snr_db(clean, noisy))
+        # Fresh noise in the next epoch, same clean clip.
+        np.testing.assert_array_equal(epoch2[2 * i][0], clean)
+        assert not np.allclose(epoch2[2 * i + 1][0], noisy)
+    assert np.mean(measured) == pytest.approx(20.0, abs=0.1)
+    assert np.all(np.abs(np.array(measured) - 20.0) < 0.5)
+    # Reproducible from the seeds.
+    again = rows(
+        make_dataset(
+            subset, batch_size=2, training=True, shuffle=False, noise=noise
+        )
+    )
+    np.testing.assert_array_equal(again[1][0], epoch1[1][0])
+
+
+@pytest.mark.parametrize("snr", [5.0, 30.0])
+def test_noise_level_follows_snr(clips, snr):
+    noise = NoiseAugmentation(snr_db=snr, keep_clean=False)
+    got = rows(
+        make_dataset(
+            clips[:8], batch_size=8, training=True, shuffle=False, noise=noise
+        )
+    )
+    measured = [snr_db(c.waveform, w) for c, (w, _) in zip(clips[:8], got)]
+    assert np.mean(measured) == pytest.approx(snr, abs=0.15)
+
+
+def test_cached_noise_copies(clips):
+    subset = clips[:6]
+    noise = NoiseAugmentation(snr_db=15.0, mode="cached", copies=2, seed=4)
+    ds = make_dataset(
+        subset, batch_size=3, training=True, shuffle=False, noise=noise
+    )
+    epoch1, epoch2 = rows(ds), rows(ds)
+    assert len(epoch1) == 18
+    for (w1, _), (w2, _) in zip(epoch1, epoch2):
+        np.testing.assert_array_equal(w1, w2)  # same noise every epoch
+    for i, clip in enumerate(subset):
+        clean, copy1, copy2 = (epoch1[3 * i + k][0] for k in range(3))
+        np.testing.assert_array_equal(clean, clip.waveform)
+        np.testing.assert_allclose(
+            copy1, prepare_waveform(clip, noise=noise, copy_index=1), atol=1e-7
+        )
+        np.testing.assert_allclose(
+            copy2, prepare_waveform(clip, noise=noise, copy_index=2), atol=1e-7
+        )
+        assert not np.allclose(copy1, copy2)
+        assert snr_db(clean, copy1) == pytest.approx(15.0, abs=0.5)
+
+
+def test_silent_clip_stays_silent_with_noise_and_normalization():
+    silent = Clip.from_array(np.zeros(4000), label=0, name="silence")
+    loud = Clip.from_array(0.5 * np.ones(4000), label=1, name="dc")
+    noise = NoiseAugmentation(snr_db=10.0, keep_clean=False)
+    prep = Preprocessing(normalize=True)
+    got = rows(
+        make_dataset(
+            [silent, loud],
+            batch_size=2,
+            training=True,
+            shuffle=False,
+            noise=noise,
+            preprocessing=prep,
+        )
+    )
+    assert np.all(np.isfinite(got[0][0])) and not np.any(got[0][0])
+    assert np.all(np.isfinite(got[1][0]))
+
+
+def test_normalization_over_real_samples(clips):
+    prep = Preprocessing(normalize=True)
+    for wave, mask, _ in batches(
+        make_dataset(clips[:8], batch_size=8, preprocessing=prep)
+    ):
+        for w, m in zip(wave, mask):
+            real = w[m.astype(bool)]
+            assert abs(real.mean()) < 1e-4 and real.std() == pytest.approx(
+                1.0, abs=1e-3
+            )
+            assert not np.any(w[~m.astype(bool)])
+
+
+def test_noise_only_on_training_data(clips):
+    noise = NoiseAugmentation()
+    with pytest.raises(DataError, match="training data only"):
+        make_dataset(clips[:4], noise=noise)
+    with pytest.raises(DataError, match="training data only"):
+        make_dataset(clips[:4], training=False, noise=noise)
+
+
+@pytest.mark.parametrize("mode", ["online", "cached"])
+def test_fold_validation_and_test_never_augmented(corpus, clips, mode):
+    fold = Fold(1, train=(1, 2), validation=(3,), test=(4,))
+    noise = NoiseAugmentation(snr_db=0.0, mode=mode, keep_clean=False)
+    train, val, test = fold_datasets(corpus, fold, batch_size=16, noise=noise)
+    by_name = {c.name: c for c in clips}
+    train_files, val_files, test_files = fold.split(corpus)
+    for ds, files in ((val, val_files), (test, test_files)):
+        got = rows(ds)
+        assert len(got) == 60
+        for _ in range(2):  # and in every epoch
+            for (w, y), f in zip(rows(ds), files):
+                np.testing.assert_array_equal(w, by_name[f.name].waveform)
+                assert y == f.label
+    # The training split, at 0 dB, is all noise-augmented.
+    train_rows = rows(train)
+    assert len(train_rows) == 120
+    clean_train = {
+        len(by_name[f.name].waveform): by_name[f.name].waveform
+        for f in train_files
+    }
+    for w, _ in train_rows:
+        ref = clean_train.get(len(w))
+        assert ref is None or not np.allclose(w, ref)
+
+
+def test_fold_without_validation(corpus):
+    fold = Fold(1, train=(1, 2, 3), validation=(), test=(4,))
+    train, val, test = fold_datasets(corpus, fold, batch_size=64)
+    assert val is None and len(rows(test)) == 60
+    with pytest.raises(DataError, match="no test clips"):
+        fold_datasets(corpus, Fold(1, train=(1,), validation=(), test=(9,)))
+
+
+def test_copies_enlarge_training_set(clips):
+    noise = NoiseAugmentation(copies=3, keep_clean=False)
+    assert noise.copy_indices == (1, 2, 3)
+    assert (
+        len(
+            rows(
+                make_dataset(
+                    clips[:5], batch_size=8, training=True, noise=noise
+                )
+            )
+        )
+        == 15
+    )
+    assert NoiseAugmentation(copies=2).copy_indices == (0, 1, 2)
+    with pytest.raises(DataError, match="unknown noise mode"):
+        NoiseAugmentation(mode="sometimes")
+    with pytest.raises(DataError, match="at least 1"):
+        NoiseAugmentation(copies=0)
+
+
+def test_load_clips_with_paths_and_labels(corpus):
+    files = list(corpus)[:3]
+    clips = load_clips([f.path for f in files], labels=[7, 6, 5])
+    assert [c.label for c in clips] == [7, 6, 5]
+    assert clips[0].actor is None and clips[0].sample_rate == 16000
+    with pytest.raises(DataError, match="no label"):
+        load_clips([files[0].path])
+    with pytest.raises(DataError, match="loaded at 8000 Hz"):
+        make_dataset(
+            load_clips(files, preprocessing=Preprocessing(sample_rate=8000))
+        )
+
+
+def test_make_dataset_rejects_bad_input():
+    with pytest.raises(DataError, match="no clips"):
+        make_dataset([])
+    with pytest.raises(DataError, match="expected Clip objects"):
+        make_dataset(["a.wav"])
+
+
+def test_feature_dataset_last_layer():
+    rng = np.random.default_rng(0)
+    feats = [rng.standard_normal((n, 5)).astype(np.float32) for n in (3, 7, 4)]
+    ds = feature_dataset(feats, [0, 1, 2], batch_size=2)
+    (x, y), (x2, y2) = list(ds)
+    assert set(x) == {"sequence_output", "frame_padding_mask"}
+    assert (
+        x["sequence_output"].shape == (2, 7, 5)
+        and x["frame_padding_mask"].dtype.name == "bool"
+    )
+    np.testing.assert_array_equal(x["sequence_output"].numpy()[0, :3], feats[0])
+    assert not np.any(x["sequence_output"].numpy()[0, 3:])
+    assert x["frame_padding_mask"].numpy().sum(axis=1).tolist() == [3, 7]
+    assert y.numpy().tolist() == [0, 1] and y2.numpy().tolist() == [2]
+
+
+def test_feature_dataset_all_layers():
+    rng = np.random.default_rng(0)
+    feats = [rng.standard_normal((3, n, 4)).astype(np.float16) for n in (2, 5)]
+    ((x, y),) = list(
+        feature_dataset(feats, [4, 5], batch_size=2, shuffle=True, seed=1)
+    )
+    hs = x["hidden_states"].numpy()
+    assert hs.shape == (2, 3, 5, 4) and hs.dtype == np.float16
+    lengths = x["frame_padding_mask"].numpy().sum(axis=1)
+    for row, label in enumerate(y.numpy()):
+        f = feats[label - 4]
+        np.testing.assert_array_equal(hs[row, :, : lengths[row]], f)
+    with pytest.raises(DataError, match="labels"):
+        feature_dataset(feats, [1])
+
+
+def test_keras_fit_consumes_batches(clips):
+    # Whatever KERAS_BACKEND is, Keras trains on these tf.data batches.
+    import keras
+
+    wave = keras.Input((None,), name="waveform")
+    mask = keras.Input((None,), dtype="int32", name="padding_mask")
+    weight = keras.ops.cast(mask, "float32")
+    power = keras.ops.sum(
+        wave * wave * weight, axis=1, keepdims=True
+    ) / keras.ops.sum(weight, axis=1, keepdims=True)
+    model = keras.Model(
+        {"waveform": wave, "padding_mask": mask}, keras.layers.Dense(8)(power)
+    )
+    model.compile(
+        "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    train = make_dataset(
+        clips[:16], batch_size=8, training=True, noise=NoiseAugmentation()
+    )
+    history = model.fit(train, epochs=2, verbose=0, shuffle=False)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert model.predict(
+        make_dataset(clips[:5], batch_size=4), verbose=0
+    ).shape == (5, 8)

@@ -10,7 +10,6 @@ The result is a keras-hub style preset folder (`config.json`,
 `HubertBackbone.from_preset(OUT_DIR)` loads.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,6 +18,7 @@ import tempfile
 
 import numpy as np
 
+from kser.data.feature_cache import weights_fingerprint
 from kser.errors import ConversionError
 
 _SAFETENSORS_DTYPES = {
@@ -385,19 +385,6 @@ def convert_weights(backbone, weights):
 # === Whole checkpoints ===
 
 
-def weights_fingerprint(backbone):
-    """SHA-256 of every weight of a model, in order (16 hex digits)."""
-    import keras
-
-    digest = hashlib.sha256()
-    for variable in backbone.weights:
-        value = np.ascontiguousarray(keras.ops.convert_to_numpy(variable))
-        digest.update(variable.path.encode())
-        digest.update(str(value.dtype).encode())
-        digest.update(value.tobytes())
-    return digest.hexdigest()[:16]
-
-
 def load_transformers_checkpoint(hf_dir, dtype=None):
     """Build a `HubertBackbone` and `HubertAudioConverter` from a checkpoint.
 
@@ -468,6 +455,6 @@ def convert_checkpoint(hf_dir, out_dir, overwrite=False):
         f"converted {hf_dir} -> {out_dir}: HuBERT {layout}, "
         f"{backbone.num_layers} layers x {backbone.hidden_dim}, "
         f"{backbone.count_params():,} parameters, normalize="
-        f"{converter.do_normalize}, fingerprint {fingerprint}"
+        f"{converter.do_normalize}, fingerprint {fingerprint[:16]}"
         + (f", ignored {len(ignored)} task tensors" if ignored else "")
     )

@@ -26,7 +26,7 @@ from kser.data.audio import read_bytes
 from kser.data.audio import rms
 from kser.errors import DataError
 
-# RAVDESS speech clips last about 3 to 5.3 s, so 6 s keeps every clip whole
+# RAVDESS speech clips last about 3 to 5 s, so 6 s keeps every clip whole
 # while bounding memory and compute for longer user audio.
 DEFAULT_MAX_SECONDS = 6.0
 # White noise 20 dB below each clip's RMS: clearly audible, speech stays

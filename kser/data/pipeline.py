@@ -574,10 +574,12 @@ def fold_datasets(
     """Train, validation and test datasets of one fold.
 
     Noise (if any) goes on the training split only; validation and test
-    are never shuffled nor augmented.
+    are never shuffled nor augmented. Pass clips loaded once with
+    `load_clips` to build many folds without decoding the audio again.
 
     Args:
-        files: a `RavdessIndex` or a list of `RavdessFile`.
+        files: a `RavdessIndex`, a list of `RavdessFile`, or a list of
+            `Clip` (already loaded; they need `actor`).
         fold: `Fold`. Which actors go where.
         batch_size: int. Clips per batch.
         preprocessing: `Preprocessing` or None.
@@ -602,8 +604,16 @@ def fold_datasets(
         bucket_boundaries=bucket_boundaries,
         pad_to_max=pad_to_max,
     )
+
+    def clips_of(members):
+        if all(isinstance(member, Clip) for member in members):
+            return members
+        return load_clips(
+            members, preprocessing=preprocessing, progress=progress
+        )
+
     train = make_dataset(
-        load_clips(train_files, preprocessing=preprocessing, progress=progress),
+        clips_of(train_files),
         training=True,
         noise=noise,
         seed=seed,
@@ -611,16 +621,8 @@ def fold_datasets(
     )
     val = None
     if val_files:
-        val = make_dataset(
-            load_clips(
-                val_files, preprocessing=preprocessing, progress=progress
-            ),
-            **common,
-        )
-    test = make_dataset(
-        load_clips(test_files, preprocessing=preprocessing, progress=progress),
-        **common,
-    )
+        val = make_dataset(clips_of(val_files), **common)
+    test = make_dataset(clips_of(test_files), **common)
     return train, val, test
 
 

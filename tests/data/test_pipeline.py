@@ -257,6 +257,17 @@ def test_fold_validation_and_test_never_augmented(corpus, clips, mode):
         assert ref is None or not np.allclose(w, ref)
 
 
+def test_fold_datasets_from_loaded_clips(corpus, clips):
+    fold = Fold(2, train=(2, 3), validation=(4,), test=(1,))
+    from_files = fold_datasets(corpus, fold, batch_size=32)
+    from_clips = fold_datasets(clips, fold, batch_size=32)
+    for a, b in zip(from_files[1:], from_clips[1:]):
+        for (wa, ya), (wb, yb) in zip(rows(a), rows(b)):
+            np.testing.assert_array_equal(wa, wb)
+            assert ya == yb
+    assert len(rows(from_clips[0])) == 120
+
+
 def test_fold_without_validation(corpus):
     fold = Fold(1, train=(1, 2, 3), validation=(), test=(4,))
     train, val, test = fold_datasets(corpus, fold, batch_size=64)

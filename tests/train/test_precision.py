@@ -62,7 +62,10 @@ def test_bfloat16_backbone_trains_a_float32_head():
 
 
 def test_bfloat16_features_stay_close_to_float32():
-    """bfloat16 keeps about 3 significant digits: close, not equal."""
+    """bfloat16 keeps about 3 significant digits: close, not equal.
+
+    Seen on CPU: 1.5-3% of the largest feature value.
+    """
     keras.utils.set_random_seed(0)
     full = HubertBackbone(**TINY_BACKBONE)
     half = HubertBackbone(**TINY_BACKBONE, dtype=backbone_dtype("bfloat16"))

@@ -1,0 +1,199 @@
+"""Experiment configuration: plain data, saved beside every result.
+
+The paper leaves optimiser, learning rate, batch size, clip length, noise
+level and pooling unstated; the defaults here are kser's documented choices
+(see docs/training.md) and every one is a config value.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import subprocess
+
+from kser import __version__
+from kser.errors import KserError
+
+# The paper's three models, by name.
+VARIANTS = {
+    "dense": {"head": "dense", "augment": False, "paper_name": "Hubert"},
+    "dense-aug": {"head": "dense", "augment": True, "paper_name": "Hubert-aug"},
+    "lstm": {"head": "lstm", "augment": False, "paper_name": "Hubert-LSTM"},
+}
+MODES = ("cached", "online")
+DTYPES = ("float32", "bfloat16")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every setting of one training run (one variant, any folds).
+
+    Args:
+        variant: str. `dense`, `dense-aug` or `lstm` (the paper's Hubert,
+            Hubert-aug and Hubert-LSTM).
+        augment: bool or None. Gaussian-noise augmentation; None takes the
+            variant's (True for `dense-aug` only).
+        layers: str. `"last"` hidden state (the paper) or `"weighted"` sum of
+            all hidden states (SUPERB).
+        preset: str. Backbone preset name or converted folder.
+        protocol: str. `paper` (12 folds, Table I) or `emobox` (6 folds).
+        epochs: int. Training epochs; the best epoch on validation is kept.
+        batch_size: int. Clips per batch (global, across devices).
+        learning_rate: float. Adam learning rate of the head.
+        seed: int. Seeds head initialisation, shuffling and noise.
+        max_seconds: float. Longer clips are center-cropped to this.
+        dtype: str. Backbone compute dtype, `float32` or `bfloat16`; the head
+            and loss stay float32.
+        snr_db: float. Noise level of augmentation, dB below each clip's RMS.
+        noise_copies: int. Noisy copies of each training clip per epoch
+            (beside the clean clip).
+        hidden_units: int. Dense head hidden width.
+        dropout: float. Dropout before the output layer.
+        lstm_units: int. LSTM units per direction.
+        mode: str. `cached` (backbone features computed once, on disk) or
+            `online` (backbone in every step, fresh noise every epoch).
+        distribute: str. `auto`, `none` or `data-parallel`.
+    """
+
+    variant: str = "lstm"
+    augment: bool = None
+    layers: str = "last"
+    preset: str = "hubert_base_ls960"
+    protocol: str = "paper"
+    epochs: int = 6
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    seed: int = 0
+    max_seconds: float = 6.0
+    dtype: str = "float32"
+    snr_db: float = 20.0
+    noise_copies: int = 1
+    hidden_units: int = 256
+    dropout: float = 0.2
+    lstm_units: int = 256
+    mode: str = "cached"
+    distribute: str = "none"
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise KserError(
+                f"unknown variant {self.variant!r}: choose one of "
+                f"{', '.join(VARIANTS)}"
+            )
+        if self.augment is None:
+            self.augment = VARIANTS[self.variant]["augment"]
+        if self.mode not in MODES:
+            raise KserError(f"unknown mode {self.mode!r}: choose cached or online")
+        if self.dtype not in DTYPES:
+            raise KserError(f"unknown dtype {self.dtype!r}: choose float32 or bfloat16")
+        if self.layers not in ("last", "weighted"):
+            raise KserError(f"unknown layers {self.layers!r}: choose last or weighted")
+        if self.protocol not in ("paper", "emobox"):
+            raise KserError(
+                f"unknown protocol {self.protocol!r}: choose paper or emobox"
+            )
+        for name in ("epochs", "batch_size", "noise_copies"):
+            if int(getattr(self, name)) < 1:
+                raise KserError(f"{name} must be at least 1")
+
+    @property
+    def head(self):
+        return VARIANTS[self.variant]["head"]
+
+    @property
+    def name(self):
+        """The variant name as results are filed: `dense-aug`, `lstm-aug`..."""
+        if self.augment == VARIANTS[self.variant]["augment"]:
+            return self.variant
+        return f"{self.head}-aug" if self.augment else f"{self.head}-clean"
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise KserError(f"unknown config keys: {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path):
+        """Read a JSON (or YAML, if PyYAML is installed) config file."""
+        if not os.path.exists(path):
+            raise KserError(f"{path}: no such config file")
+        with open(path) as f:
+            text = f.read()
+        if path.endswith((".yaml", ".yml")):
+            try:
+                import yaml
+            except ImportError:
+                raise KserError(f"{path}: reading YAML needs `pip install pyyaml`")
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+        return cls.from_dict(data or {})
+
+
+def git_revision():
+    """The git revision of the kser checkout, or None outside one."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def environment():
+    """Date, versions, backend, device and git revision, as plain data."""
+    import keras
+
+    versions = {"kser": __version__, "keras": keras.__version__}
+    for module in ("keras_hub", "tensorflow", "jax", "torch", "numpy"):
+        try:
+            versions[module] = __import__(module).__version__
+        except Exception:  # not installed, or broken: just not recorded.
+            pass
+    backend = keras.backend.backend()
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        "backend": backend,
+        "device": device_description(backend),
+        "git_revision": git_revision(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+    }
+
+
+def device_description(backend):
+    """A short description of the compute devices the backend sees."""
+    try:
+        if backend == "jax":
+            import jax
+
+            devices = jax.devices()
+            return f"{len(devices)} x {devices[0].device_kind} ({devices[0].platform})"
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_logical_devices("GPU")
+            return f"{len(gpus)} x GPU" if gpus else "CPU"
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+        return "CPU"
+    except Exception:  # the description is informative only.
+        return "unknown"

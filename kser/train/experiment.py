@@ -1,0 +1,587 @@
+"""Training and cross-validation: `run_fold` and `run_cv`.
+
+Two paths, same numbers for non-augmented variants:
+- `mode="cached"` (default): the frozen backbone runs once per clip (and per
+  cached noisy copy); its features go to a `FeatureCache` on disk shared by
+  every fold and variant, and only the head trains.
+- `mode="online"`: the whole `EmotionClassifier` runs every step on
+  waveforms; noise, if any, is fresh every epoch.
+
+Every fold writes into its own folder and marks itself finished by writing
+`result.json` last (atomically), so an interrupted `run_cv` started again
+skips finished folds and loses nothing.
+"""
+
+import csv
+import hashlib
+import json
+import os
+import time
+
+import numpy as np
+
+from kser.data.feature_cache import FeatureCache
+from kser.data.feature_cache import weights_fingerprint
+from kser.data.folds import get_folds
+from kser.data.pipeline import NoiseAugmentation
+from kser.data.pipeline import Preprocessing
+from kser.data.pipeline import feature_dataset
+from kser.data.pipeline import load_clips
+from kser.data.pipeline import make_dataset
+from kser.data.ravdess import EMOTIONS
+from kser.errors import KserError
+from kser.report import classification_metrics
+from kser.report import cv_summary
+from kser.report import write_cv_summary
+from kser.report import write_fold_plots
+from kser.report import write_history_markdown
+from kser.report import write_metrics
+from kser.report._io import atomic_write_json
+from kser.train.config import TrainConfig
+from kser.train.config import environment
+
+RESULT_FILE = "result.json"
+HISTORY_COLUMNS = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
+
+
+def load_backbone(preset, dtype="float32"):
+    """Load a frozen-use backbone and whether its audio is normalised.
+
+    The backbone is built `padding_invariant`, so a clip's features never
+    depend on the padding its batch adds (cache and online paths agree).
+
+    Args:
+        preset: str. A preset name or a folder written by `kser convert`.
+        dtype: str. `"float32"` or `"bfloat16"` (the backbone then runs
+            `mixed_bfloat16`).
+
+    Returns:
+        `(backbone, normalize)`.
+    """
+    from kser.models import HubertAudioConverter
+    from kser.models import HubertBackbone
+    from kser.models.hubert_presets import find_converted_preset
+
+    policy = "mixed_bfloat16" if dtype == "bfloat16" else "float32"
+    backbone = HubertBackbone.from_preset(
+        preset, dtype=policy, padding_invariant=True
+    )
+    folder = preset if os.path.isdir(preset) else find_converted_preset(preset)
+    normalize = True
+    if folder and os.path.exists(os.path.join(folder, "audio_converter.json")):
+        normalize = HubertAudioConverter.from_preset(folder).do_normalize
+    return backbone, normalize
+
+
+def _config_hash(config, extra=None):
+    data = {"config": config.to_dict(), "extra": extra or {}}
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class _BestWeights:
+    """Keeps the weights of the best epoch on validation, in memory."""
+
+    def __init__(self):
+        import keras
+
+        class Callback(keras.callbacks.Callback):
+            def __init__(inner):
+                super().__init__()
+                inner.best = None
+                inner.best_epoch = None
+                inner.weights = None
+
+            def on_epoch_end(inner, epoch, logs=None):
+                logs = logs or {}
+                # Highest validation accuracy, ties to the lower loss.
+                score = (logs.get("val_accuracy", logs.get("accuracy", 0.0)),
+                         -logs.get("val_loss", logs.get("loss", 0.0)))
+                if inner.best is None or score > inner.best:
+                    inner.best = score
+                    inner.best_epoch = epoch + 1
+                    inner.weights = [np.array(w) for w in inner.model.get_weights()]
+
+        self.callback = Callback()
+
+
+class Experiment:
+    """The shared state of one set of runs: corpus, backbone, feature cache.
+
+    Args:
+        index: `RavdessIndex` or list of `RavdessFile`. The corpus.
+        backbone: `HubertBackbone`. Frozen; use `load_backbone`.
+        out_dir: str. Results go to `out_dir/VARIANT/fold_KK/`.
+        normalize: bool. Normalise each clip before the backbone.
+        cache_dir: str or None. Feature cache folder; default
+            `out_dir/feature_cache`.
+        label_names: list of str. Class names (the 8 emotions).
+        progress: bool. Progress bars.
+    """
+
+    def __init__(
+        self,
+        index,
+        backbone,
+        out_dir,
+        normalize=True,
+        cache_dir=None,
+        label_names=None,
+        progress=True,
+    ):
+        self.index = index
+        self.files = list(getattr(index, "files", index))
+        if not self.files:
+            raise KserError("no RAVDESS files to train on")
+        self.backbone = backbone
+        self.normalize = normalize
+        self.out_dir = os.fspath(out_dir)
+        self.cache_dir = cache_dir or os.path.join(self.out_dir, "feature_cache")
+        self.label_names = list(label_names or EMOTIONS)
+        self.progress = progress
+        self._caches = {}
+        self._encoders = {}
+        self._fingerprint = None
+
+    # --- features -----------------------------------------------------
+
+    def fingerprint(self):
+        if self._fingerprint is None:
+            self._fingerprint = weights_fingerprint(self.backbone)
+        return self._fingerprint
+
+    def _encoder(self, layers):
+        """A compiled waveform -> features function for the cache."""
+        if layers in self._encoders:
+            return self._encoders[layers]
+        import keras
+
+        from kser.models.hubert_layers import normalize_waveform
+
+        waveform = keras.Input(shape=(None,), name="waveform")
+        mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        x = normalize_waveform(waveform, mask) if self.normalize else waveform
+        out = self.backbone({"waveform": x, "padding_mask": mask}, training=False)
+        key = "hidden_states" if layers == "weighted" else "sequence_output"
+        model = keras.Model(
+            {"waveform": waveform, "padding_mask": mask},
+            {
+                key: keras.ops.cast(out[key], "float32"),
+                "frame_padding_mask": out["frame_padding_mask"],
+            },
+        )
+        self._encoders[layers] = model.predict_on_batch
+        return self._encoders[layers]
+
+    def cache(self, config):
+        """The `FeatureCache` for a config's layers, crop and dtype."""
+        key = (config.layers, config.max_seconds, config.dtype)
+        if key not in self._caches:
+            self._caches[key] = FeatureCache(
+                self.cache_dir,
+                self._encoder(config.layers),
+                f"{self.fingerprint()}:normalize={self.normalize}:"
+                f"dtype={config.dtype}:padding_invariant",
+                layers="all" if config.layers == "weighted" else "last",
+                preprocessing=Preprocessing(max_seconds=config.max_seconds),
+                batch_size=8,
+                progress=self.progress,
+            )
+        return self._caches[key]
+
+    # --- one fold -----------------------------------------------------
+
+    def fold_dir(self, config, fold):
+        return os.path.join(self.out_dir, config.name, f"fold_{fold.index:02d}")
+
+    def run_fold(self, config, fold, save_model=False):
+        """Train one variant on one fold; evaluate its test actors once.
+
+        Skips the fold (returning the saved result) if it already finished
+        with the same config.
+
+        Args:
+            config: `TrainConfig`.
+            fold: `Fold`.
+            save_model: bool. Also write the whole classifier as
+                `model.keras` (backbone included: large for real presets).
+
+        Returns:
+            dict. The fold's result (as written to `result.json`).
+        """
+        import keras
+
+        fold_dir = self.fold_dir(config, fold)
+        config_hash = _config_hash(config, {"fingerprint": self.fingerprint()})
+        done = _read_result(fold_dir)
+        if done is not None and done.get("config_hash") == config_hash:
+            return done
+        os.makedirs(fold_dir, exist_ok=True)
+        started = time.time()
+        train_files, val_files, test_files = fold.split(self.files)
+        if not train_files or not test_files:
+            raise KserError(
+                f"{fold.name}: no training or test clips for its actors in "
+                "this corpus"
+            )
+        keras.utils.set_random_seed(config.seed)
+        if config.mode == "cached":
+            head, best, test_logits, y_test = self._train_cached(
+                config, train_files, val_files, test_files
+            )
+        else:
+            head, best, test_logits, y_test = self._train_online(
+                config, train_files, val_files, test_files
+            )
+        history = best.history
+        probabilities = _softmax(test_logits)
+        y_pred = np.argmax(probabilities, axis=-1)
+        metrics = classification_metrics(
+            y_test, y_pred, self.label_names, probabilities=probabilities
+        )
+        metrics["best_epoch"] = best.best_epoch
+        write_metrics(os.path.join(fold_dir, "metrics.json"), metrics)
+        _write_history(os.path.join(fold_dir, "history.csv"), history)
+        write_history_markdown(
+            os.path.join(fold_dir, "history.md"),
+            history,
+            test_accuracy=metrics["accuracy"],
+        )
+        write_fold_plots(
+            metrics,
+            fold_dir,
+            history=history,
+            title=f"{config.name}, fold {fold.index}",
+        )
+        _write_predictions(
+            os.path.join(fold_dir, "predictions.csv"),
+            test_files,
+            probabilities,
+            self.label_names,
+        )
+        head.save_weights(os.path.join(fold_dir, "head.weights.h5"))
+        if save_model:
+            self.classifier(config, head).save(os.path.join(fold_dir, "model.keras"))
+        result = {
+            "fold": fold.index,
+            "protocol": config.protocol,
+            "variant": config.name,
+            "train_actors": sorted(fold.train),
+            "val_actors": sorted(fold.validation),
+            "test_actors": sorted(fold.test),
+            "accuracy": metrics["accuracy"],
+            "balanced_accuracy": metrics["balanced_accuracy"],
+            "macro_f1": metrics["macro_f1"],
+            "best_epoch": best.best_epoch,
+            "num_train": len(train_files),
+            "num_val": len(val_files),
+            "num_test": len(test_files),
+            "wall_seconds": round(time.time() - started, 2),
+            "config": config.to_dict(),
+            "config_hash": config_hash,
+            "weights_fingerprint": self.fingerprint(),
+            "environment": environment(),
+        }
+        # Written last: its presence marks the fold finished.
+        atomic_write_json(os.path.join(fold_dir, RESULT_FILE), result)
+        return result
+
+    def classifier(self, config, head=None):
+        """An `EmotionClassifier` for a config, optionally with trained head."""
+        from kser.models import EmotionClassifier
+
+        model = EmotionClassifier(
+            self.backbone,
+            head=config.head,
+            layers=config.layers,
+            label_names=self.label_names,
+            hidden_units=config.hidden_units,
+            dropout=config.dropout,
+            lstm_units=config.lstm_units,
+            normalize=self.normalize,
+        )
+        if head is not None:
+            model.head.set_weights(head.get_weights())
+        return model
+
+    def _head(self, config):
+        from kser.models import build_head
+
+        return build_head(
+            config.head,
+            feature_dim=self.backbone.hidden_dim,
+            num_classes=len(self.label_names),
+            layers=config.layers,
+            num_states=self.backbone.num_layers + 1,
+            hidden_units=config.hidden_units,
+            dropout=config.dropout,
+            lstm_units=config.lstm_units,
+        )
+
+    def _compile(self, model, config):
+        import keras
+
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
+
+    def _fit(self, model, config, train, val):
+        best = _BestWeights().callback
+        record = model.fit(
+            train,
+            validation_data=val,
+            epochs=config.epochs,
+            callbacks=[best],
+            verbose=2 if self.progress else 0,
+        )
+        best.history = {"epoch": list(range(1, config.epochs + 1))}
+        for column in HISTORY_COLUMNS[1:]:
+            if column in record.history:
+                best.history[column] = [float(v) for v in record.history[column]]
+        model.set_weights(best.weights)
+        return best
+
+    def _train_cached(self, config, train_files, val_files, test_files):
+        cache = self.cache(config)
+        noise = None
+        if config.augment:
+            noise = NoiseAugmentation(
+                snr_db=config.snr_db,
+                mode="cached",
+                copies=config.noise_copies,
+                seed=config.seed,
+            )
+        x_train, y_train = cache.extract_training(train_files, noise)
+        train = _as_head_input(
+            feature_dataset(
+                x_train, y_train, config.batch_size, shuffle=True, seed=config.seed
+            )
+        )
+        val = None
+        if val_files:
+            val = _as_head_input(
+                feature_dataset(
+                    cache.extract(val_files),
+                    [f.label for f in val_files],
+                    config.batch_size,
+                )
+            )
+        y_test = np.array([f.label for f in test_files])
+        test = _as_head_input(
+            feature_dataset(cache.extract(test_files), y_test, config.batch_size)
+        )
+        head = self._head(config)
+        self._compile(head, config)
+        best = self._fit(head, config, train, val)
+        return head, best, head.predict(test, verbose=0), y_test
+
+    def _train_online(self, config, train_files, val_files, test_files):
+        preprocessing = Preprocessing(max_seconds=config.max_seconds)
+        noise = None
+        if config.augment:
+            noise = NoiseAugmentation(
+                snr_db=config.snr_db,
+                mode="online",
+                copies=config.noise_copies,
+                seed=config.seed,
+            )
+
+        def dataset(files, training):
+            clips = load_clips(files, preprocessing=preprocessing)
+            # Every batch padded to max_seconds: one compiled shape, and the
+            # same clip order as the cached path (no length bucketing).
+            return make_dataset(
+                clips,
+                batch_size=config.batch_size,
+                training=training,
+                preprocessing=preprocessing,
+                noise=noise if training else None,
+                seed=config.seed,
+                pad_to_max=True,
+            )
+
+        train = dataset(train_files, True)
+        val = dataset(val_files, False) if val_files else None
+        test = dataset(test_files, False)
+        model = self.classifier(config)
+        self._compile(model, config)
+        best = self._fit(model, config, train, val)
+        y_test = np.array([f.label for f in test_files])
+        return model.head, best, model.predict(test, verbose=0), y_test
+
+    # --- cross-validation ---------------------------------------------
+
+    def run_cv(self, configs, folds=None, on_fold=None):
+        """Run every fold of a protocol for one or more variants.
+
+        Finished folds (same config) are skipped, so an interrupted run
+        resumes where it stopped. The Table I summary (Markdown, CSV, JSON)
+        is rewritten after every fold.
+
+        Args:
+            configs: list of `TrainConfig`. One per variant; all share the
+                protocol.
+            folds: list of int or None. Fold numbers to run (default all).
+            on_fold: callable or None. Called with each fold's result.
+
+        Returns:
+            dict. The cross-validation summary (see `kser.report.cv_summary`).
+        """
+        configs = list(configs)
+        protocols = {c.protocol for c in configs}
+        if len(protocols) != 1:
+            raise KserError("all variants of one cross-validation share a protocol")
+        all_folds = get_folds(protocols.pop())
+        wanted = set(folds or [f.index for f in all_folds])
+        unknown = wanted - {f.index for f in all_folds}
+        if unknown:
+            raise KserError(
+                f"no fold {sorted(unknown)[0]} in this protocol "
+                f"(folds 1-{len(all_folds)})"
+            )
+        selected = [f for f in all_folds if f.index in wanted]
+        for fold in selected:
+            for config in configs:
+                result = self.run_fold(config, fold)
+                if on_fold is not None:
+                    on_fold(result)
+                self.write_summary(configs, selected)
+        return self.write_summary(configs, selected)
+
+    def write_summary(self, configs, folds):
+        return write_summary(
+            self.out_dir, [c.name for c in configs], [f.index for f in folds]
+        )
+
+
+def write_summary(out_dir, variants=None, folds=None):
+    """Rebuild the Table I summary of a run folder from its `result.json`s.
+
+    Args:
+        out_dir: str. A run folder (`VARIANT/fold_KK/result.json` inside).
+        variants: list of str or None. Columns; default: found.
+        folds: list of int or None. Rows; default: found.
+
+    Returns:
+        dict. The summary, also written as `cv_summary.{md,csv,json}`.
+    """
+    records = []
+    for result in collect_results(out_dir):
+        records.append(
+            {
+                "fold": result["fold"],
+                "train_actors": result["train_actors"],
+                "val_actors": result["val_actors"],
+                "test_actors": result["test_actors"],
+                "results": {result["variant"]: result["accuracy"]},
+            }
+        )
+    if not records:
+        raise KserError(f"{out_dir}: no finished folds (no */fold_*/result.json)")
+    summary = cv_summary(records, variants=variants, folds=folds)
+    write_cv_summary(out_dir, summary)
+    return summary
+
+
+def collect_results(out_dir):
+    """Every finished fold's result under a run folder."""
+    results = []
+    if not os.path.isdir(out_dir):
+        raise KserError(f"{out_dir}: no such run folder")
+    for variant in sorted(os.listdir(out_dir)):
+        variant_dir = os.path.join(out_dir, variant)
+        if not os.path.isdir(variant_dir):
+            continue
+        for name in sorted(os.listdir(variant_dir)):
+            result = _read_result(os.path.join(variant_dir, name))
+            if result is not None:
+                results.append(result)
+    return results
+
+
+def _read_result(fold_dir):
+    path = os.path.join(fold_dir, RESULT_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except ValueError:
+        return None  # a damaged marker: the fold runs again
+
+
+# Cached features are padded to a multiple of this many frames (1 s): a few
+# distinct shapes, so compiled train steps are reused instead of retraced
+# for every batch length.
+FRAME_BUCKET = 50
+
+
+def _as_head_input(ds, multiple=FRAME_BUCKET):
+    import tensorflow as tf
+
+    def rename(x, y):
+        key = "sequence_output" if "sequence_output" in x else "hidden_states"
+        features, mask = x[key], x["frame_padding_mask"]
+        frames = tf.shape(mask)[1]
+        pad = (multiple - frames % multiple) % multiple
+        mask = tf.pad(mask, [[0, 0], [0, pad]])
+        rank = len(features.shape)
+        paddings = [[0, 0]] * (rank - 2) + [[0, pad], [0, 0]]
+        features = tf.pad(features, paddings)
+        return {"features": features, "frame_padding_mask": mask}, y
+
+    return ds.map(rename)
+
+
+def _softmax(logits):
+    logits = np.asarray(logits, np.float64)
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _write_history(path, history):
+    from kser.report._io import atomic_write_text
+
+    columns = [c for c in HISTORY_COLUMNS if c in history]
+    lines = [",".join(columns)]
+    for i in range(len(history["epoch"])):
+        lines.append(",".join(str(history[c][i]) for c in columns))
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _write_predictions(path, files, probabilities, label_names):
+    import io
+
+    from kser.report._io import atomic_write_text
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["file", "actor", "label", "predicted", *label_names])
+    for f, p in zip(files, probabilities):
+        writer.writerow(
+            [
+                os.path.basename(f.path),
+                f.actor,
+                label_names[f.label],
+                label_names[int(np.argmax(p))],
+                *[f"{v:.6f}" for v in p],
+            ]
+        )
+    atomic_write_text(path, buffer.getvalue())
+
+
+def run_fold(config, index, fold, backbone, out_dir, normalize=True, **kwargs):
+    """Train and evaluate one variant on one fold (see `Experiment`)."""
+    return Experiment(index, backbone, out_dir, normalize=normalize, **kwargs).run_fold(
+        config, fold
+    )
+
+
+def run_cv(configs, index, backbone, out_dir, folds=None, normalize=True, **kwargs):
+    """Cross-validate variants over a protocol's folds (see `Experiment`)."""
+    return Experiment(index, backbone, out_dir, normalize=normalize, **kwargs).run_cv(
+        configs, folds=folds
+    )

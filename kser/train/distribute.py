@@ -37,6 +37,12 @@ short one of an epoch included, must divide evenly: `prepare_dataset` pads a
 short batch with zero-weight rows (or use `drop_remainder=True` for
 training).
 
+Pass every dataset a model built in the scope sees (`fit`, `validation_data`,
+`evaluate`, `predict`) through `plan.prepare_dataset`: a TensorFlow model
+keeps its strategy after the `with` block, and Keras' `fit` and `evaluate`
+under a strategy fail on boolean inputs such as the frame padding mask.
+See docs/distribution.md.
+
 Importing this module does not import Keras or TensorFlow.
 """
 
@@ -85,7 +91,7 @@ class DistributionPlan:
         return max(len(self.devices), 1)
 
     def describe(self):
-        """One line for logs and run configs, e.g. "jax DataParallel over 2 cpu devices"."""
+        """One line for logs and configs: "jax DataParallel over 2 cpu devices"."""
         if self.kind == "none":
             text = f"{self.backend} single device"
             if self.devices:
@@ -129,7 +135,9 @@ class DistributionPlan:
         """
         replicas = self.num_replicas
         if int(batch_size) != batch_size or batch_size < 1:
-            raise KserError(f"batch size must be a positive integer, got {batch_size!r}")
+            raise KserError(
+                f"batch size must be a positive integer, got {batch_size!r}"
+            )
         if batch_size % replicas:
             lower = max(replicas, batch_size // replicas * replicas)
             raise KserError(
@@ -344,7 +352,9 @@ def _find_tpu():
         try:
             resolver = resolver_cls()
         except Exception as error:
-            raise KserError(f"a TPU is named in the environment but: {error}") from error
+            raise KserError(
+                f"a TPU is named in the environment but: {error}"
+            ) from error
     elif _local_tpu_attached():
         # A TPU VM: the chips are local devices.
         try:

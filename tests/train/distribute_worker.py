@@ -75,7 +75,9 @@ def compile_head(model):
 
 
 def max_diff(a, b):
-    return max(float(np.max(np.abs(np.asarray(u) - np.asarray(v)))) for u, v in zip(a, b))
+    return max(
+        float(np.max(np.abs(np.asarray(u) - np.asarray(v)))) for u, v in zip(a, b)
+    )
 
 
 def train_head(kind, initial=None, distribute="none", epochs=2, n=16):
@@ -95,7 +97,9 @@ def train_head(kind, initial=None, distribute="none", epochs=2, n=16):
 def compare_heads(kind):
     started = time.time()
     single, start, single_loss, _ = train_head(kind)
-    dist, _, dist_loss, plan = train_head(kind, initial=start, distribute="data-parallel")
+    dist, _, dist_loss, plan = train_head(
+        kind, initial=start, distribute="data-parallel"
+    )
     return {
         "plan": plan.describe(),
         "replicas": plan.num_replicas,

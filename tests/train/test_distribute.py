@@ -26,11 +26,7 @@ from kser.train.distribute import resolve_distribution
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORKER = os.path.join(ROOT, "tests", "train", "distribute_worker.py")
 BACKEND = keras.backend.backend()
-TWO_CPUS = (
-    ("/device:CPU:0", "/device:CPU:1")
-    if BACKEND == "tensorflow"
-    else ("cpu:0", "cpu:1")
-)
+TWO_CPUS = ("/device:CPU:0", "/device:CPU:1")  # as tf names them
 
 
 def two_replica_plan(backend):
@@ -117,8 +113,10 @@ def test_jax_plan_pads_short_batches_with_zero_weights():
     assert y1.numpy().tolist() == [4, 0]
     assert w1.numpy().tolist() == [1.0, 0.0]
     # Existing sample weights are kept; inputs alone (predict) get no weights.
-    weighted = _mask_batches(3, 4).map(lambda x, y: (x, y, tf.fill([tf.shape(y)[0]], 2.0)))
-    (_, _, w), = list(plan.prepare_dataset(weighted))
+    weighted = _mask_batches(3, 4).map(
+        lambda x, y: (x, y, tf.fill([tf.shape(y)[0]], 2.0))
+    )
+    ((_, _, w),) = list(plan.prepare_dataset(weighted))
     assert w.numpy().tolist() == [2.0, 2.0, 2.0, 0.0]
     inputs_only = _mask_batches(3, 4).map(lambda x, y: x)
     (x,) = list(plan.prepare_dataset(inputs_only))
@@ -126,7 +124,9 @@ def test_jax_plan_pads_short_batches_with_zero_weights():
 
 
 def test_tensorflow_plan_casts_boolean_masks():
-    plan = DistributionPlan("data-parallel", "tensorflow", "MirroredStrategy", TWO_CPUS)
+    plan = DistributionPlan(
+        "data-parallel", "tensorflow", "MirroredStrategy", TWO_CPUS
+    )
     (x, y), _ = list(plan.prepare_dataset(_mask_batches(5, 4)))
     assert x["frame_padding_mask"].dtype == tf.int32
     assert x["features"].dtype == tf.float32
@@ -136,7 +136,8 @@ def test_tensorflow_plan_casts_boolean_masks():
 def test_importing_kser_train_does_not_import_keras():
     code = (
         "import sys, kser.train, kser.train.distribute, kser.train.precision\n"
-        "loaded = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]\n"
+        "heavy = ('keras', 'tensorflow', 'jax', 'torch')\n"
+        "loaded = [m for m in heavy if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
     result = subprocess.run(
@@ -204,7 +205,8 @@ def test_short_last_batch(two_devices):
         # One zero-weight padding row: 16 rows, the loss of the padded batch
         # is divided by its padded size.
         assert run["pred_rows"] == 16
-        assert run["eval_loss"] == pytest.approx(run["expected_loss"] * 15 / 16, rel=1e-5)
+        expected = run["expected_loss"] * 15 / 16
+        assert run["eval_loss"] == pytest.approx(expected, rel=1e-5)
     else:
         # tf.distribute splits a short batch unevenly by itself.
         assert run["pred_rows"] == 15

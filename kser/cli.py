@@ -5,6 +5,7 @@ can call too. Keras is imported only inside commands, after `--backend` has
 been applied, so the backend choice always takes effect.
 """
 
+import os
 import sys
 
 import click
@@ -23,7 +24,12 @@ backend_option = click.option(
 
 
 class _Group(click.Group):
-    """Turns a `KserError` into one line on stderr and exit status 2."""
+    """User mistakes become one line on stderr and exit status 2.
+
+    A `KserError` from a command, or a usage error from click (an unknown
+    option, a bad choice, a missing argument), prints
+    `kser: error: MESSAGE` and exits 2, with no traceback.
+    """
 
     def invoke(self, ctx):
         try:
@@ -31,6 +37,24 @@ class _Group(click.Group):
         except KserError as error:
             click.echo(f"kser: error: {error}", err=True)
             sys.exit(2)
+
+    def main(self, args=None, prog_name=None, complete_var=None,
+             standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as error:
+            message = " ".join(error.format_message().split())
+            click.echo(f"kser: error: {message} (see --help)", err=True)
+            sys.exit(2)
+        except click.Abort:
+            click.echo("kser: interrupted", err=True)
+            sys.exit(130)
+        except click.ClickException as error:
+            click.echo(f"kser: error: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        sys.exit(result if isinstance(result, int) else 0)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -116,6 +140,192 @@ def synth(out_dir, actors, seconds, sample_rate, seed, overwrite, quiet):
     )
     click.echo(index.report())
 
+
+
+def _train_options(function):
+    """Options shared by `kser train` and `kser cv`."""
+    options = [
+        click.option("--data", "data_dir", required=True,
+                     type=click.Path(file_okay=False),
+                     help="RAVDESS folder (Actor_01/... or flat)."),
+        click.option("--preset", default="hubert_base_ls960", show_default=True,
+                     help="Preset name or folder from `kser convert`."),
+        click.option("--protocol", type=click.Choice(["paper", "emobox"]),
+                     default="paper", show_default=True,
+                     help="paper: Table I's 12 folds; emobox: EmoBox's 6."),
+        click.option("--epochs", type=int, default=None,
+                     help="Training epochs (default 6); the best epoch on "
+                          "validation is kept."),
+        click.option("--batch-size", type=int, default=None,
+                     help="Clips per batch (default 16)."),
+        click.option("--learning-rate", type=float, default=None,
+                     help="Adam learning rate of the head (default 1e-3)."),
+        click.option("--seed", type=int, default=None, help="Random seed (default 0)."),
+        click.option("--max-seconds", type=float, default=None,
+                     help="Crop longer clips to this (default 6)."),
+        click.option("--dtype", type=click.Choice(["float32", "bfloat16"]),
+                     default=None, help="Backbone compute dtype (head stays float32)."),
+        click.option("--layers", type=click.Choice(["last", "weighted"]),
+                     default=None, help="Last hidden state (paper) or a "
+                                        "learned weighted sum of all."),
+        click.option("--augment/--no-augment", default=None,
+                     help="Gaussian-noise augmentation (default: the variant's)."),
+        click.option("--snr-db", type=float, default=None,
+                     help="Noise level in dB below each clip's RMS (default 20)."),
+        click.option("--mode", type=click.Choice(["cached", "online"]),
+                     default=None, help="cached: backbone features computed "
+                                        "once (default); online: end to end."),
+        click.option("--distribute", type=click.Choice(["auto", "none", "data-parallel"]),
+                     default=None, help="Data parallelism over local devices."),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     default=None, help="JSON/YAML file of config values; "
+                                        "options given here override it."),
+        click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                     help="Feature cache folder (default RUN_DIR/feature_cache)."),
+        click.option("--out", "out_dir", type=click.Path(file_okay=False),
+                     default="runs/kser", show_default=True, help="Run folder."),
+        backend_option,
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+_CONFIG_KEYS = ("preset", "protocol", "epochs", "batch_size", "learning_rate",
+                "seed", "max_seconds", "dtype", "layers", "augment", "snr_db",
+                "mode", "distribute")
+
+
+def _configs(variants, config_file, options):
+    from kser.train.config import TrainConfig
+
+    base = {}
+    if config_file:
+        base = TrainConfig.load(config_file).to_dict()
+        base.pop("variant", None)
+    for key in _CONFIG_KEYS:
+        if options.get(key) is not None:
+            base[key] = options[key]
+    return [TrainConfig(variant=v, **base) for v in variants]
+
+
+def _variants(text):
+    from kser.train.config import VARIANTS
+
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    for name in names:
+        if name not in VARIANTS:
+            raise KserError(
+                f"unknown variant {name!r}: choose from {', '.join(VARIANTS)}"
+            )
+    if not names:
+        raise KserError("no variant given")
+    return names
+
+
+@main.command()
+@click.option("--variant", default="lstm", show_default=True,
+              help="dense (Hubert), dense-aug (Hubert-aug) or lstm (Hubert-LSTM).")
+@click.option("--fold", type=int, default=3, show_default=True,
+              help="Fold number of the protocol (paper: 1-12).")
+@click.option("--save-model/--no-save-model", default=True, show_default=True,
+              help="Save the whole classifier as model.keras.")
+@_train_options
+def train(variant, fold, save_model, data_dir, config_file, cache_dir, out_dir,
+          backend, **options):
+    """Train one variant on one fold and evaluate its test actors.
+
+    Keeps the best-on-validation weights, writes the per-epoch history
+    (history.csv, history.md), metrics.json, plots and predictions to
+    OUT/VARIANT/fold_KK/, and the configuration with versions, backend,
+    device and git revision to OUT/run_config.json.
+
+    Example: kser train --backend jax --variant lstm --data RAVDESS
+    --preset presets/hubert_base_ls960 --fold 3
+    """
+    set_backend(backend)
+    from kser.report import format_cv_summary_markdown
+    from kser.train.experiment import run_training
+
+    configs = _configs(_variants(variant), config_file, options)
+    summary = run_training(data_dir, configs, out_dir, folds=[fold],
+                           cache_dir=cache_dir, save_model=save_model)
+    click.echo(format_cv_summary_markdown(summary))
+
+
+@main.command()
+@click.option("--variants", default="dense,dense-aug,lstm", show_default=True,
+              help="Comma-separated variants.")
+@click.option("--folds", default=None,
+              help="Comma-separated fold numbers (default: all).")
+@_train_options
+def cv(variants, folds, data_dir, config_file, cache_dir, out_dir, backend,
+       **options):
+    """Cross-validate variants over every fold of a protocol (Table I).
+
+    Resumable: started again with the same OUT, finished folds are skipped.
+    The backbone runs once per clip (and per noisy copy) for all folds and
+    variants thanks to the feature cache. Writes per-fold reports and
+    OUT/cv_summary.{md,csv,json}.
+    """
+    set_backend(backend)
+    from kser.report import format_cv_summary_markdown
+    from kser.train.experiment import run_training
+
+    fold_list = None
+    if folds:
+        try:
+            fold_list = [int(f) for f in folds.split(",") if f.strip()]
+        except ValueError:
+            raise KserError(f"--folds must be numbers like 1,2,3, got {folds!r}")
+    configs = _configs(_variants(variants), config_file, options)
+    summary = run_training(data_dir, configs, out_dir, folds=fold_list,
+                           cache_dir=cache_dir)
+    click.echo(format_cv_summary_markdown(summary))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+def report(run_dir):
+    """Rebuild the reports of a run folder from its saved results.
+
+    Re-draws every fold's plots from metrics.json and history.csv and
+    rewrites the Table I summary (cv_summary.md/.csv/.json).
+    """
+    from kser.report import format_cv_summary_markdown
+    from kser.train.experiment import rebuild_reports
+
+    summary = rebuild_reports(run_dir)
+    click.echo(format_cv_summary_markdown(summary))
+
+
+@main.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              default="kser-quickstart", show_default=True,
+              help="Corpus and results folder.")
+@click.option("--epochs", type=int, default=4, show_default=True)
+@click.option("--fold", type=int, default=3, show_default=True,
+              help="Paper fold to run.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@backend_option
+def quickstart(out_dir, epochs, fold, seed, backend):
+    """Run the whole pipeline on a synthetic corpus, no downloads.
+
+    Synthesises a RAVDESS-format corpus (24 actors, 1440 short clips), builds
+    a small HuBERT with RANDOM weights, trains dense, dense-aug and lstm on
+    one paper fold and writes reports with plots. The backbone is untrained:
+    the numbers show the pipeline working, not emotion recognition quality.
+    """
+    set_backend(backend)
+    from kser.quickstart import run_quickstart
+    from kser.report import format_cv_summary_markdown
+
+    click.echo("kser quickstart: synthetic corpus + small HuBERT with random "
+               "(untrained) weights; accuracies show the pipeline, not "
+               "emotion recognition quality.", err=True)
+    summary = run_quickstart(out_dir, epochs=epochs, fold=fold, seed=seed)
+    click.echo(format_cv_summary_markdown(summary))
+    click.echo(f"reports: {os.path.join(out_dir, 'run')}")
 
 if __name__ == "__main__":
     main()

@@ -39,6 +39,8 @@ from kser.report import write_metrics
 from kser.report._io import atomic_write_json
 from kser.train.config import TrainConfig
 from kser.train.config import environment
+from kser.train.distribute import distribution_scope
+from kser.train.precision import backbone_dtype
 
 RESULT_FILE = "result.json"
 HISTORY_COLUMNS = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
@@ -62,9 +64,8 @@ def load_backbone(preset, dtype="float32"):
     from kser.models import HubertBackbone
     from kser.models.hubert_presets import find_converted_preset
 
-    policy = "mixed_bfloat16" if dtype == "bfloat16" else "float32"
     backbone = HubertBackbone.from_preset(
-        preset, dtype=policy, padding_invariant=True
+        preset, dtype=backbone_dtype(dtype), padding_invariant=True
     )
     folder = preset if os.path.isdir(preset) else find_converted_preset(preset)
     normalize = True
@@ -318,13 +319,19 @@ class Experiment:
             lstm_units=config.lstm_units,
         )
 
-    def _compile(self, model, config):
+    def _compile(self, model, config, plan):
         import keras
 
+        accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        # Under data parallelism a short last batch is padded with rows of
+        # weight 0 (see `DistributionPlan.prepare_dataset`): accuracy must
+        # be a weighted metric to ignore them.
+        distributed = plan.kind != "none"
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            metrics=None if distributed else accuracy,
+            weighted_metrics=accuracy if distributed else None,
         )
 
     def _fit(self, model, config, train, val):
@@ -372,10 +379,12 @@ class Experiment:
         test = _as_head_input(
             feature_dataset(cache.extract(test_files), y_test, config.batch_size)
         )
-        head = self._head(config)
-        self._compile(head, config)
-        best = self._fit(head, config, train, val)
-        return head, best, head.predict(test, verbose=0), y_test
+        with distribution_scope(config.distribute, config.batch_size) as plan:
+            head = self._head(config)
+            self._compile(head, config, plan)
+            best = self._fit(head, config, *_prepare(plan, train, val))
+            logits = head.predict(plan.prepare_dataset(test), verbose=0)
+        return head, best, logits[: len(y_test)], y_test
 
     def _train_online(self, config, train_files, val_files, test_files):
         preprocessing = Preprocessing(max_seconds=config.max_seconds)
@@ -405,15 +414,17 @@ class Experiment:
         train = dataset(train_files, True)
         val = dataset(val_files, False) if val_files else None
         test = dataset(test_files, False)
-        model = self.classifier(config)
-        self._compile(model, config)
-        best = self._fit(model, config, train, val)
         y_test = np.array([f.label for f in test_files])
-        return model.head, best, model.predict(test, verbose=0), y_test
+        with distribution_scope(config.distribute, config.batch_size) as plan:
+            model = self.classifier(config)
+            self._compile(model, config, plan)
+            best = self._fit(model, config, *_prepare(plan, train, val))
+            logits = model.predict(plan.prepare_dataset(test), verbose=0)
+        return model.head, best, logits[: len(y_test)], y_test
 
     # --- cross-validation ---------------------------------------------
 
-    def run_cv(self, configs, folds=None, on_fold=None):
+    def run_cv(self, configs, folds=None, on_fold=None, save_model=False):
         """Run every fold of a protocol for one or more variants.
 
         Finished folds (same config) are skipped, so an interrupted run
@@ -425,6 +436,7 @@ class Experiment:
                 protocol.
             folds: list of int or None. Fold numbers to run (default all).
             on_fold: callable or None. Called with each fold's result.
+            save_model: bool. Also save each fold's whole classifier.
 
         Returns:
             dict. The cross-validation summary (see `kser.report.cv_summary`).
@@ -444,7 +456,7 @@ class Experiment:
         selected = [f for f in all_folds if f.index in wanted]
         for fold in selected:
             for config in configs:
-                result = self.run_fold(config, fold)
+                result = self.run_fold(config, fold, save_model=save_model)
                 if on_fold is not None:
                     on_fold(result)
                 self.write_summary(configs, selected)
@@ -499,6 +511,13 @@ def collect_results(out_dir):
             if result is not None:
                 results.append(result)
     return results
+
+
+def _prepare(plan, train, val):
+    return (
+        plan.prepare_dataset(train),
+        None if val is None else plan.prepare_dataset(val),
+    )
 
 
 def _read_result(fold_dir):
@@ -585,3 +604,94 @@ def run_cv(configs, index, backbone, out_dir, folds=None, normalize=True, **kwar
     return Experiment(index, backbone, out_dir, normalize=normalize, **kwargs).run_cv(
         configs, folds=folds
     )
+
+
+def run_training(
+    data_dir,
+    configs,
+    out_dir,
+    folds=None,
+    cache_dir=None,
+    save_model=False,
+    progress=True,
+    backbone=None,
+    normalize=None,
+):
+    """Index a corpus, load the backbone and run folds: `kser train`/`cv`.
+
+    Writes `out_dir/run_config.json` (every config, the data folder, the
+    environment) before training, then per-fold results and the summary.
+
+    Args:
+        data_dir: str. A RAVDESS folder (`Actor_NN/` or flat).
+        configs: list of `TrainConfig`. One per variant, same preset,
+            protocol, layers and dtype.
+        out_dir: str. The run folder.
+        folds: list of int or None. Folds to run; default all.
+        cache_dir: str or None. Feature cache (default `out_dir/feature_cache`).
+        save_model: bool. Save each fold's full classifier (`model.keras`).
+        progress: bool. Progress bars and per-epoch lines.
+        backbone: `HubertBackbone` or None. Use this instead of loading
+            `configs[0].preset` (the quickstart's random backbone).
+        normalize: bool or None. With `backbone`, whether to normalise.
+
+    Returns:
+        dict. The cross-validation summary.
+    """
+    from kser.data.ravdess import index_ravdess
+
+    configs = list(configs)
+    shared = {(c.preset, c.protocol, c.dtype) for c in configs}
+    if len(shared) != 1:
+        raise KserError("variants of one run share preset, protocol and dtype")
+    index = index_ravdess(data_dir)
+    if backbone is None:
+        backbone, normalize = load_backbone(configs[0].preset, configs[0].dtype)
+    os.makedirs(out_dir, exist_ok=True)
+    atomic_write_json(
+        os.path.join(out_dir, "run_config.json"),
+        {
+            "data": os.path.abspath(data_dir),
+            "folds": folds,
+            "configs": [c.to_dict() for c in configs],
+            "environment": environment(),
+        },
+    )
+    experiment = Experiment(
+        index,
+        backbone,
+        out_dir,
+        normalize=True if normalize is None else normalize,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    return experiment.run_cv(configs, folds=folds, save_model=save_model)
+
+
+def rebuild_reports(run_dir):
+    """Re-draw every fold's plots and rewrite the summary of a run folder.
+
+    Args:
+        run_dir: str. A folder written by `kser train` or `kser cv`.
+
+    Returns:
+        dict. The cross-validation summary.
+    """
+    from kser.report import read_history
+    from kser.report import read_metrics
+
+    results = collect_results(run_dir)
+    if not results:
+        raise KserError(f"{run_dir}: no finished folds (no */fold_*/result.json)")
+    for result in results:
+        fold_dir = os.path.join(run_dir, result["variant"], f"fold_{result['fold']:02d}")
+        metrics = read_metrics(os.path.join(fold_dir, "metrics.json"))
+        history_path = os.path.join(fold_dir, "history.csv")
+        history = read_history(history_path) if os.path.exists(history_path) else None
+        write_fold_plots(
+            metrics,
+            fold_dir,
+            history=history,
+            title=f"{result['variant']}, fold {result['fold']}",
+        )
+    return write_summary(run_dir)

@@ -1,0 +1,230 @@
+"""Training and cross-validation: cached == online, resume, reports, CLI."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from kser.cli import main
+from kser.data.synthetic import write_corpus
+from kser.models import HubertBackbone
+from kser.train.config import TrainConfig
+from kser.train.experiment import Experiment
+from kser.train.experiment import rebuild_reports
+from tests.models.helpers import TINY_BACKBONE
+
+# Six actors are enough for paper folds 1 and 2 (validation 01-02 / 03-04,
+# test 03-04 / 05-06, the rest train).
+ACTORS = 6
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train") / "ravdess"
+    write_corpus(root, actors=ACTORS, clip_seconds=0.4, seed=1)
+    return str(root)
+
+
+@pytest.fixture(scope="module")
+def index(corpus):
+    from kser.data.ravdess import index_ravdess
+
+    return index_ravdess(corpus)
+
+
+def _backbone():
+    keras.utils.set_random_seed(0)
+    return HubertBackbone(**TINY_BACKBONE, padding_invariant=True)
+
+
+def _config(**kwargs):
+    defaults = dict(epochs=2, batch_size=8, max_seconds=1.0, preset="tiny")
+    defaults.update(kwargs)
+    return TrainConfig(**defaults)
+
+
+def _history(path):
+    with open(path) as f:
+        rows = [line.split(",") for line in f.read().strip().splitlines()]
+    return rows[0], np.array(rows[1:], dtype=float)
+
+
+@pytest.mark.parametrize("variant", ["dense", "lstm"])
+def test_cached_and_online_paths_give_the_same_numbers(index, tmp_path, variant):
+    from kser.data.folds import get_fold
+
+    fold = get_fold("paper", 1)
+    backbone = _backbone()
+    results = {}
+    for mode in ("cached", "online"):
+        experiment = Experiment(
+            index, backbone, str(tmp_path / mode), progress=False
+        )
+        results[mode] = experiment.run_fold(_config(variant=variant, mode=mode), fold)
+    cached, online = results["cached"], results["online"]
+    assert cached["accuracy"] == online["accuracy"]
+    assert cached["best_epoch"] == online["best_epoch"]
+    head_c, hist_c = _history(tmp_path / "cached" / variant / "fold_01" / "history.csv")
+    head_o, hist_o = _history(tmp_path / "online" / variant / "fold_01" / "history.csv")
+    assert head_c == head_o
+    np.testing.assert_allclose(hist_c, hist_o, rtol=1e-4, atol=1e-5)
+    with open(tmp_path / "cached" / variant / "fold_01" / "predictions.csv") as f:
+        cached_rows = f.read()
+    with open(tmp_path / "online" / variant / "fold_01" / "predictions.csv") as f:
+        online_rows = f.read()
+    labels_c = [r.split(",")[3] for r in cached_rows.splitlines()[1:]]
+    labels_o = [r.split(",")[3] for r in online_rows.splitlines()[1:]]
+    assert labels_c == labels_o
+
+
+def test_fold_outputs_and_speaker_independence(index, tmp_path):
+    from kser.data.folds import get_fold
+
+    fold = get_fold("paper", 2)
+    result = Experiment(index, _backbone(), str(tmp_path), progress=False).run_fold(
+        _config(variant="dense-aug"), fold
+    )
+    fold_dir = tmp_path / "dense-aug" / "fold_02"
+    for name in ("result.json", "metrics.json", "history.csv", "history.md",
+                 "predictions.csv", "head.weights.h5", "confusion_matrix.png",
+                 "correct_per_class.png", "training_curves.png"):
+        assert (fold_dir / name).exists(), name
+    assert result["test_actors"] == [5, 6] and result["val_actors"] == [3, 4]
+    assert set(result["train_actors"]).isdisjoint({3, 4, 5, 6})
+    # Augmentation doubles the training clips (clean + 1 noisy copy) in the
+    # cache, never the test set: 60 clips per test actor.
+    assert result["num_test"] == 120 and result["num_train"] == 120
+    metrics = json.loads((fold_dir / "metrics.json").read_text())
+    assert np.asarray(metrics["confusion_matrix"]["counts"]).sum() == 120
+    assert 0.0 <= result["accuracy"] <= 1.0
+    assert result["config"]["augment"] is True
+    assert result["environment"]["backend"] == keras.backend.backend()
+
+
+def test_cv_resumes_after_interruption(index, tmp_path):
+    backbone = _backbone()
+    configs = [_config(variant="dense")]
+    calls = []
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_first(result):
+        calls.append(result["fold"])
+        raise Interrupt()
+
+    experiment = Experiment(index, backbone, str(tmp_path), progress=False)
+    with pytest.raises(Interrupt):
+        experiment.run_cv(configs, folds=[1, 2], on_fold=stop_after_first)
+    first = tmp_path / "dense" / "fold_01" / "result.json"
+    assert first.exists() and not (tmp_path / "dense" / "fold_02").exists()
+    stamp = first.stat().st_mtime_ns
+
+    experiment = Experiment(index, backbone, str(tmp_path), progress=False)
+    summary = experiment.run_cv(configs, folds=[1, 2], on_fold=lambda r: calls.append(r["fold"]))
+    assert first.stat().st_mtime_ns == stamp  # fold 1 was not redone
+    assert (tmp_path / "dense" / "fold_02" / "result.json").exists()
+    assert [row["fold"] for row in summary["rows"]] == [1, 2]
+    for name in ("cv_summary.md", "cv_summary.csv", "cv_summary.json"):
+        assert (tmp_path / name).exists()
+    # The feature cache made the second run extract nothing new.
+    cache = experiment.cache(configs[0])
+    assert cache.stats["hits"] > 0
+    assert cache.stats["misses"] == 0 and cache.stats["written"] == 0
+
+    # `kser report` rebuilds plots and tables from saved results.
+    os.remove(tmp_path / "dense" / "fold_01" / "confusion_matrix.png")
+    os.remove(tmp_path / "cv_summary.md")
+    rebuild_reports(str(tmp_path))
+    assert (tmp_path / "dense" / "fold_01" / "confusion_matrix.png").exists()
+    assert (tmp_path / "cv_summary.md").exists()
+
+
+def test_changed_config_reruns_a_finished_fold(index, tmp_path):
+    from kser.data.folds import get_fold
+
+    fold = get_fold("paper", 1)
+    experiment = Experiment(index, _backbone(), str(tmp_path), progress=False)
+    first = experiment.run_fold(_config(variant="dense", epochs=1), fold)
+    again = experiment.run_fold(_config(variant="dense", epochs=1), fold)
+    assert again == first
+    changed = experiment.run_fold(_config(variant="dense", epochs=2), fold)
+    assert changed["config"]["epochs"] == 2
+
+
+def _one_line_error(result):
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kser: error:"), result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--data", "/nonexistent/ravdess"], "/nonexistent/ravdess"),
+        (["train", "--data", "{empty}"], "RAVDESS"),
+        (["train", "--data", "{corpus}", "--variant", "gru"], "unknown variant 'gru'"),
+        (["cv", "--data", "{corpus}", "--variants", "dense,transformer"], "unknown variant"),
+        (["train", "--data", "{corpus}", "--preset", "hubert_xxl"], "unknown preset"),
+        (["train", "--data", "{corpus}", "--preset", "hubert_base_ls960"], "kser convert"),
+        (["train", "--data", "{corpus}", "--backend", "mxnet"], "--backend"),
+        (["cv", "--data", "{corpus}", "--folds", "1,x"], "--folds"),
+        (["train", "--data", "{corpus}", "--bogus"], "--bogus"),
+    ],
+)
+def test_cli_user_mistakes_are_one_line(corpus, tmp_path, monkeypatch, args, message):
+    monkeypatch.setenv("KSER_HOME", str(tmp_path / "home"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "run"
+    args = [a.format(corpus=corpus, empty=empty) for a in args]
+    result = CliRunner().invoke(main, [*args, "--out", str(out)])
+    line = _one_line_error(result)
+    assert message in line
+    assert not out.exists()  # no half-written output
+
+
+def test_cli_train_end_to_end_with_converted_preset(corpus, tmp_path):
+    from kser.convert.transformers import convert_checkpoint
+    from tests.models.helpers import fixture_dir
+
+    preset = str(tmp_path / "preset")
+    convert_checkpoint(fixture_dir("hubert_tiny_base"), preset)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        main,
+        ["train", "--data", corpus, "--preset", preset, "--variant", "lstm",
+         "--fold", "1", "--epochs", "1", "--batch-size", "8",
+         "--max-seconds", "1", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "| 1 |" in result.output
+    run_config = json.loads((out / "run_config.json").read_text())
+    assert run_config["configs"][0]["variant"] == "lstm"
+    assert "git_revision" in run_config["environment"]
+    model_path = out / "lstm" / "fold_01" / "model.keras"
+    assert model_path.exists()
+    import kser.models  # noqa: F401  registers the classes
+
+    model = keras.saving.load_model(str(model_path))
+    waveform = np.zeros((1, 8000), "float32")
+    logits = model.predict(
+        {"waveform": waveform, "padding_mask": np.ones((1, 8000), "int32")},
+        verbose=0,
+    )
+    assert logits.shape == (1, 8)
+
+
+def test_quickstart_library_runs_small(tmp_path):
+    from kser.quickstart import run_quickstart
+
+    summary = run_quickstart(
+        str(tmp_path / "qs"), epochs=1, seconds=0.3, variants=("dense",),
+        progress=False,
+    )
+    assert summary["rows"][0]["fold"] == 3
+    assert (tmp_path / "qs" / "run" / "dense" / "fold_03" / "confusion_matrix.png").exists()

@@ -327,5 +327,97 @@ def quickstart(out_dir, epochs, fold, seed, backend):
     click.echo(format_cv_summary_markdown(summary))
     click.echo(f"reports: {os.path.join(out_dir, 'run')}")
 
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("--model", "model_path", required=True, type=click.Path(),
+              help="A .keras EmotionClassifier, or a fold folder holding "
+              "model.keras.")
+@click.option("--format", "output_format", default="table", show_default=True,
+              type=click.Choice(("table", "csv", "json")),
+              help="Output format.")
+@click.option("--window-seconds", type=float, default=6.0, show_default=True,
+              help="Window length; shorter files are one window.")
+@click.option("--hop-seconds", type=float, default=3.0, show_default=True,
+              help="Hop between window starts in longer files.")
+@click.option("--batch-size", type=int, default=8, show_default=True,
+              help="Windows per model call.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False),
+              default=None,
+              help="Write the output to this file (atomically) instead of "
+              "stdout.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@backend_option
+def predict(inputs, model_path, output_format, window_seconds, hop_seconds,
+            batch_size, out_file, quiet, backend):
+    """Predict the emotion of audio files with a trained classifier.
+
+    INPUTS are audio files or folders (searched recursively for wav, flac,
+    ogg, opus, mp3, aiff, au, caf, w64, rf64) of any sample rate, channel
+    count and length: audio is mixed down to mono and resampled to 16 kHz.
+    A file up to --window-seconds long is scored whole; a longer one in
+    windows every --hop-seconds, the last window ending at the file's end.
+    Each file gets the mean of its windows' probabilities.
+
+    Output: per file (window "all") and per window, the top emotion and
+    every class probability (softmax), as an aligned table, CSV or JSON.
+    The table lists windows only for files with more than one.
+    """
+    set_backend(backend)
+    from kser.predict import format_results
+    from kser.predict import predict_files
+    from kser.report._io import atomic_write_text
+
+    results = predict_files(
+        model_path,
+        list(inputs),
+        window_seconds=window_seconds,
+        hop_seconds=hop_seconds,
+        batch_size=batch_size,
+        progress=not quiet,
+    )
+    text = format_results(
+        results,
+        output_format,
+        window_seconds=window_seconds,
+        hop_seconds=hop_seconds,
+        model=model_path,
+    )
+    if out_file:
+        atomic_write_text(out_file, text)
+        click.echo(f"wrote predictions for {len(results)} files to {out_file}",
+                   err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.option("--model", "model_path", required=True, type=click.Path(),
+              help="A .keras EmotionClassifier, or a fold folder holding "
+              "model.keras.")
+@click.option("--out", "out_dir", required=True,
+              type=click.Path(file_okay=False),
+              help="The SavedModel folder to write.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace --out if it already exists.")
+@backend_option
+def export(model_path, out_dir, overwrite, backend):
+    """Export a classifier as a TensorFlow SavedModel for serving.
+
+    The SavedModel runs without kser (plain TensorFlow or TF Serving). Its
+    `serve` signature (also `serving_default`) takes `waveform`, float32
+    [batch, samples] mono 16 kHz audio, one whole clip per row (batch clips
+    of equal length), and returns `probabilities` [batch, classes]. The
+    `labels` signature and assets/kser_export.json give the class names.
+    Needs the jax or tensorflow backend.
+    """
+    set_backend(backend)
+    from kser.export import export_saved_model
+
+    model_dir = export_saved_model(model_path, out_dir, overwrite=overwrite)
+    click.echo(f"exported {model_path} to {model_dir} (signatures: serve, "
+               "labels)")
+
+
 if __name__ == "__main__":
     main()

@@ -23,3 +23,11 @@ class DataError(KserError, ValueError):
 
 class AudioError(DataError):
     """An audio file that cannot be used: corrupt, empty or non-finite."""
+
+
+class ModelError(KserError, ValueError):
+    """A model file that is missing, unreadable or not a kser classifier."""
+
+
+class ExportError(KserError):
+    """An export that cannot be done: the torch backend, an existing output."""

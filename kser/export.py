@@ -1,0 +1,221 @@
+"""Exporting an `EmotionClassifier` as a TensorFlow SavedModel.
+
+The SavedModel needs neither kser nor Keras to run: plain
+`tf.saved_model.load` (or TF Serving) is enough. It holds:
+
+- `serve` (also `serving_default`): `waveform`, float32 `[batch, samples]`,
+  mono 16 kHz raw audio, dynamic batch and time -> `{"probabilities":
+  float32 [batch, num_classes]}`, the softmax of the logits. The padding
+  mask is all ones inside the signature: every row is a whole clip, so
+  batch clips of equal length (e.g. `kser predict`'s windows) or call it
+  once per clip. Normalisation happens inside, as in kser.
+- `labels`: no inputs -> `{"label_names": string [num_classes]}`, the class
+  names in probability order.
+- `assets/kser_export.json`: the same label names plus the sample rate,
+  input and output names, and the kser and Keras versions that wrote it.
+
+Export works from the jax and tensorflow backends. Keras cannot write a
+SavedModel from the torch backend today; `export_saved_model` says so.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+from kser.errors import ExportError
+
+SERVE_ENDPOINT = "serve"
+LABELS_ENDPOINT = "labels"
+INPUT_NAME = "waveform"
+OUTPUT_NAME = "probabilities"
+LABELS_OUTPUT_NAME = "label_names"
+METADATA_FILE = "kser_export.json"
+EXPORT_BACKENDS = ("jax", "tensorflow")
+
+
+def check_export_backend():
+    """Raise `ExportError` unless Keras runs on a backend that can export.
+
+    Returns:
+        str. The backend.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend not in EXPORT_BACKENDS:
+        raise ExportError(
+            f"SavedModel export needs the jax or tensorflow backend, not "
+            f"{backend}; run again with --backend jax (or tensorflow)"
+        )
+    return backend
+
+
+def _metadata(model, backend):
+    import keras
+
+    from kser import __version__
+    from kser.data.audio import SAMPLE_RATE
+
+    return {
+        "format": "kser-emotion-classifier",
+        "label_names": list(model.label_names),
+        "sample_rate": SAMPLE_RATE,
+        "signature": SERVE_ENDPOINT,
+        "input": {
+            "name": INPUT_NAME,
+            "dtype": "float32",
+            "shape": ["batch", "samples"],
+            "description": "mono 16 kHz raw audio, one whole clip per row "
+            "(the padding mask is all ones)",
+        },
+        "output": {
+            "name": OUTPUT_NAME,
+            "dtype": "float32",
+            "shape": ["batch", len(model.label_names)],
+            "description": "softmax probabilities in label_names order",
+        },
+        "labels_signature": LABELS_ENDPOINT,
+        "head": getattr(model, "head_type", None),
+        "layers": getattr(model, "layer_choice", None),
+        "kser_version": __version__,
+        "keras_version": keras.__version__,
+        "backend": backend,
+    }
+
+
+def _write_archive(model, folder, backend):
+    import keras
+    import tensorflow as tf
+    from keras import ops
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    def serve(waveform):
+        # Whole clips only: the mask marks every sample as real.
+        padding_mask = ops.ones_like(waveform, dtype="int32")
+        logits = model({"waveform": waveform, "padding_mask": padding_mask})
+        return {OUTPUT_NAME: ops.softmax(ops.cast(logits, "float32"), axis=-1)}
+
+    kwargs = {}
+    if backend == "jax":
+        from kser.predict import min_samples
+
+        kwargs["jax2tf_kwargs"] = {
+            # jax2tf cannot differentiate through the shape-polymorphic
+            # time axis; inference needs no gradient.
+            "with_gradient": False,
+            "polymorphic_shapes": ["(batch, samples)"],
+            # Without a lower bound, JAX's shape reasoning over the seven
+            # strided convs (max(0, floor((n - k) / s) + 1), nested) runs
+            # for many minutes; with it, it takes a second. A clip must
+            # give the backbone at least one frame anyway (400 samples).
+            "polymorphic_constraints": [f"samples >= {min_samples(model)}"],
+        }
+    archive.add_endpoint(
+        SERVE_ENDPOINT,
+        serve,
+        input_signature=[
+            tf.TensorSpec(shape=(None, None), dtype=tf.float32, name=INPUT_NAME)
+        ],
+        **kwargs,
+    )
+
+    label_names = tf.constant(list(model.label_names), dtype=tf.string)
+
+    # A plain tf.function (already traced) is stored as is on every
+    # backend, with no jax2tf conversion.
+    @tf.function(input_signature=[])
+    def labels():
+        return {LABELS_OUTPUT_NAME: tf.identity(label_names)}
+
+    labels.get_concrete_function()
+    archive.add_endpoint(LABELS_ENDPOINT, labels)
+    archive.write_out(folder, verbose=False)
+
+    assets = os.path.join(folder, "assets")
+    os.makedirs(assets, exist_ok=True)
+    with open(os.path.join(assets, METADATA_FILE), "w", encoding="utf-8") as f:
+        json.dump(_metadata(model, backend), f, indent=2)
+        f.write("\n")
+
+
+def export_saved_model(model, out_dir, overwrite=False):
+    """Write an `EmotionClassifier` as a TensorFlow SavedModel folder.
+
+    The folder is written under a temporary name beside `out_dir` and
+    renamed into place at the end, so `out_dir` is either absent, the old
+    export, or the complete new one.
+
+    Args:
+        model: `EmotionClassifier`, or a path for
+            `kser.predict.load_classifier` (a `.keras` file or a run
+            folder holding `model.keras`).
+        out_dir: str or path-like. The SavedModel folder to create.
+        overwrite: bool. Replace `out_dir` if it exists.
+
+    Returns:
+        str. `out_dir`.
+
+    Raises:
+        ExportError: the torch backend, or an existing `out_dir` without
+            `overwrite`.
+        ModelError: a model path that is not a kser classifier.
+
+    Examples:
+    ```python
+    from kser.export import export_saved_model
+
+    export_saved_model("runs/lstm/fold_06/model.keras", "exported/lstm")
+
+    # Elsewhere, without kser:
+    import tensorflow as tf
+    loaded = tf.saved_model.load("exported/lstm")
+    probabilities = loaded.signatures["serve"](
+        waveform=tf.zeros([1, 48000]))["probabilities"]
+    names = loaded.signatures["labels"]()["label_names"]
+    ```
+    """
+    if not hasattr(model, "label_names"):
+        from kser.predict import resolve_model_path
+
+        resolve_model_path(model)  # Fail fast, before importing Keras.
+    backend = check_export_backend()
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    if os.path.lexists(out_dir) and not overwrite:
+        raise ExportError(
+            f"{out_dir} already exists; pass --overwrite to replace it"
+        )
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ExportError(f"{out_dir} is a file, not a folder; pick another --out")
+    if not hasattr(model, "label_names"):
+        from kser.predict import load_classifier
+
+        model = load_classifier(model)
+
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    name = os.path.basename(out_dir)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{name}.", suffix=".tmp")
+    # mkdtemp makes the folder 0700; give it the usual umask permissions.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    old = None
+    try:
+        _write_archive(model, tmp, backend)
+        if os.path.lexists(out_dir):
+            old = tempfile.mkdtemp(dir=parent, prefix=f".{name}.", suffix=".old")
+            os.rmdir(old)
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not os.path.lexists(out_dir):
+            os.replace(old, out_dir)
+            old = None
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return out_dir

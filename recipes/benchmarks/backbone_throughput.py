@@ -1,0 +1,197 @@
+"""Backbone forward throughput: kser (a Keras backend) versus transformers.
+
+The same random-weight HuBERT configuration runs in transformers (PyTorch)
+and, converted through `kser convert`'s code path, in kser on the chosen
+Keras backend, on the same inputs in one process. Prints audio-seconds per
+wall-second for each and the ratio kser / transformers, plus the largest
+difference between the two outputs as a check that both did the same work.
+
+    python recipes/benchmarks/backbone_throughput.py --backend jax \
+        --preset hubert_base_ls960 --batch-size 8 --seconds 4
+
+Needs `pip install torch==2.13.0 transformers` for the peer. The backend is
+set before Keras is imported.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", default="jax",
+                        choices=["jax", "tensorflow", "torch"])
+    parser.add_argument("--preset", default="hubert_base_ls960")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--dtype", default="float32",
+                        choices=["float32", "bfloat16"],
+                        help="compute dtype for both (bfloat16: kser "
+                             "mixed_bfloat16, torch autocast)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-peer", action="store_true",
+                        help="skip transformers (kser only)")
+    parser.add_argument("--json", help="also write the results here")
+    return parser.parse_args(argv)
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
+
+
+def timed(fn, repeats):
+    fn()  # warm-up: compilation, allocation
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times), times
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    os.environ["KERAS_BACKEND"] = args.backend
+    import keras
+    import numpy as np
+    import torch
+    import transformers
+
+    from kser.convert.transformers import load_transformers_checkpoint
+    from kser.models import backbone_presets
+
+    config = backbone_presets[args.preset]["config"]
+    hf_config = transformers.HubertConfig(
+        hidden_size=config["hidden_dim"],
+        num_hidden_layers=config["num_layers"],
+        num_attention_heads=config["num_heads"],
+        intermediate_size=config["intermediate_dim"],
+        feat_extract_norm=config["feature_norm"],
+        do_stable_layer_norm=config["normalize_first"],
+        conv_bias=config["conv_bias"],
+    )
+    torch.manual_seed(0)
+    hf_model = transformers.HubertModel(hf_config).eval()
+    samples = int(args.seconds * 16000)
+    rng = np.random.default_rng(0)
+    waveform = rng.standard_normal((args.batch_size, samples)).astype("float32")
+    mask = np.ones((args.batch_size, samples), "int32")
+    audio_seconds = args.batch_size * args.seconds
+
+    with tempfile.TemporaryDirectory() as tmp:
+        hf_model.save_pretrained(tmp)
+        dtype = "mixed_bfloat16" if args.dtype == "bfloat16" else "float32"
+        backbone, _, _ = load_transformers_checkpoint(tmp, dtype=dtype)
+    # Only the last hidden state, as transformers returns by default; the
+    # compiled graph then skips stacking every layer's output.
+    model = keras.Model(backbone.inputs, backbone.outputs[0]
+                        if not isinstance(backbone.output, dict)
+                        else backbone.output["sequence_output"])
+    inputs = {"waveform": waveform, "padding_mask": mask}
+    kser_out = {}
+
+    def run_kser():
+        kser_out["y"] = model.predict_on_batch(inputs)
+
+    kser_best, kser_times = timed(run_kser, args.repeats)
+    results = {
+        "machine": machine(),
+        "python": platform.python_version(),
+        "versions": {
+            "keras": keras.__version__,
+            "backend": args.backend,
+            "backend_version": _backend_version(args.backend),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+        },
+        "preset": args.preset,
+        "batch_size": args.batch_size,
+        "seconds": args.seconds,
+        "dtype": args.dtype,
+        "kser_audio_s_per_s": audio_seconds / kser_best,
+        "kser_times_s": kser_times,
+    }
+    if not args.no_peer:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        hf_model.to(device)
+        x = torch.from_numpy(waveform).to(device)
+        m = torch.from_numpy(mask).to(device)
+        hf_out = {}
+
+        def run_hf():
+            with torch.inference_mode(), torch.autocast(
+                device, dtype=torch.bfloat16, enabled=args.dtype == "bfloat16"
+            ):
+                y = hf_model(x, attention_mask=m).last_hidden_state
+            if device == "cuda":
+                torch.cuda.synchronize()
+            hf_out["y"] = y.float().cpu().numpy()
+
+        hf_best, hf_times = timed(run_hf, args.repeats)
+        ours = np.asarray(keras.ops.convert_to_numpy(kser_out["y"]), np.float32)
+        results.update(
+            {
+                "transformers_device": device,
+                "transformers_audio_s_per_s": audio_seconds / hf_best,
+                "transformers_times_s": hf_times,
+                "ratio_kser_over_transformers": hf_best / kser_best,
+                "max_abs_diff": float(np.max(np.abs(ours - hf_out["y"]))),
+            }
+        )
+    print(format_results(results))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+def _backend_version(backend):
+    if backend == "jax":
+        import jax
+
+        return f"jax {jax.__version__} on {jax.devices()[0].platform}"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return f"tensorflow {tf.__version__}"
+    import torch
+
+    return f"torch {torch.__version__}"
+
+
+def format_results(r):
+    lines = [
+        f"machine: {r['machine']}, python {r['python']}",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()),
+        f"{r['preset']}, {r['batch_size']} clips x {r['seconds']:g} s, "
+        f"{r['dtype']}",
+        f"kser ({r['versions']['backend']}): "
+        f"{r['kser_audio_s_per_s']:.1f} audio-s per s",
+    ]
+    if "transformers_audio_s_per_s" in r:
+        lines += [
+            f"transformers ({r['transformers_device']}): "
+            f"{r['transformers_audio_s_per_s']:.1f} audio-s per s",
+            f"ratio kser / transformers: "
+            f"{r['ratio_kser_over_transformers']:.2f}x "
+            f"(max abs diff of outputs {r['max_abs_diff']:.1e})",
+        ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

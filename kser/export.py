@@ -103,8 +103,8 @@ def _write_archive(model, folder, backend):
         from kser.predict import min_samples
 
         kwargs["jax2tf_kwargs"] = {
-            # jax2tf cannot differentiate through the shape-polymorphic
-            # time axis; inference needs no gradient.
+            # Inference needs no gradient, and tracing one over the
+            # shape-polymorphic time axis does not finish in minutes.
             "with_gradient": False,
             "polymorphic_shapes": ["(batch, samples)"],
             # Without a lower bound, JAX's shape reasoning over the seven

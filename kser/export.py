@@ -188,7 +188,9 @@ def export_saved_model(model, out_dir, overwrite=False):
             f"{out_dir} already exists; pass --overwrite to replace it"
         )
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ExportError(f"{out_dir} is a file, not a folder; pick another --out")
+        raise ExportError(
+            f"{out_dir} is a file, not a folder; pick another --out"
+        )
     if not hasattr(model, "label_names"):
         from kser.predict import load_classifier
 
@@ -206,7 +208,10 @@ def export_saved_model(model, out_dir, overwrite=False):
     try:
         _write_archive(model, tmp, backend)
         if os.path.lexists(out_dir):
-            old = tempfile.mkdtemp(dir=parent, prefix=f".{name}.", suffix=".old")
+            # A fresh unused name beside out_dir for the old export.
+            old = tempfile.mkdtemp(
+                dir=parent, prefix=f".{name}.", suffix=".old"
+            )
             os.rmdir(old)
             os.replace(out_dir, old)
         os.replace(tmp, out_dir)

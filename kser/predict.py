@@ -142,7 +142,10 @@ def resolve_model_path(path):
                     f"e.g. --model {nested[0]}"
                 )
             else:
-                hint = "; pass a .keras file or a fold folder holding model.keras"
+                hint = (
+                    "; pass a .keras file or a fold folder holding "
+                    "model.keras"
+                )
             raise ModelError(f"{path}: no model.keras in this folder{hint}")
         path = candidate
     elif not os.path.exists(path):
@@ -269,7 +272,9 @@ def check_audio_files(files):
             info = soundfile.info(path)
         except FileNotFoundError:
             raise AudioError(f"{path}: no such file") from None
-        except (RuntimeError, soundfile.SoundFileError, ValueError, OSError) as e:
+        except (
+            RuntimeError, soundfile.SoundFileError, ValueError, OSError
+        ) as e:
             if os.path.isfile(path) and os.path.getsize(path) == 0:
                 raise AudioError(f"{path}: empty file (0 bytes)") from None
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -356,7 +361,7 @@ def _score(model, segments, window, batch_size):
         longest = len(segments[index[0]])
         # Full windows share one length; shorter clips are padded (the
         # padding mask keeps padding out of the model's result).
-        width = longest if longest == window else _round_up(longest, _PAD_MULTIPLE)
+        width = min(window, _round_up(longest, _PAD_MULTIPLE))
         rows = _batch_rows(len(index), batch_size)
         waveform = np.zeros((rows, width), np.float32)
         mask = np.zeros((rows, width), np.int32)
@@ -510,7 +515,9 @@ def predict_files(
         from tqdm.auto import tqdm
 
         # disable=None: no bar when stderr is not a terminal (logs, pipes).
-        bar = tqdm(total=len(files), desc="predicting", unit="file", disable=None)
+        bar = tqdm(
+            total=len(files), desc="predicting", unit="file", disable=None
+        )
     results = []
     try:
         chunk_names, chunk_waves, chunk_windows = [], [], 0
@@ -572,7 +579,9 @@ def format_table(results, show_single_windows=False):
                     ["", _window_label(window), emotion]
                     + [f"{p:.3f}" for p in window.probabilities]
                 )
-    widths = [max(len(r[c]) for r in [header] + rows) for c in range(len(header))]
+    widths = [
+        max(len(row[c]) for row in [header] + rows) for c in range(len(header))
+    ]
     lines = []
     for row in [header] + rows:
         cells = [
@@ -599,10 +608,12 @@ def format_csv(results):
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     labels = results[0].label_names if results else []
-    writer.writerow(["file", "window", "start", "end", "emotion"] + list(labels))
+    header = ["file", "window", "start", "end", "emotion"] + list(labels)
+    writer.writerow(header)
     for result in results:
         writer.writerow(
-            [result.path, "all", "0.000", f"{result.duration:.3f}", result.emotion]
+            [result.path, "all", "0.000", f"{result.duration:.3f}"]
+            + [result.emotion]
             + [f"{p:.6f}" for p in result.probabilities]
         )
         for j, (window, emotion) in enumerate(
@@ -661,7 +672,9 @@ def results_to_dict(
                         "emotion": emotion,
                         "probabilities": probs(w.probabilities),
                     }
-                    for w, emotion in zip(result.windows, result.window_emotions())
+                    for w, emotion in zip(
+                        result.windows, result.window_emotions()
+                    )
                 ],
             }
         )
@@ -694,4 +707,6 @@ def format_results(results, format="table", **json_kwargs):
         return (
             json.dumps(results_to_dict(results, **json_kwargs), indent=2) + "\n"
         )
-    raise KserError(f"unknown format {format!r}: choose one of {', '.join(FORMATS)}")
+    raise KserError(
+        f"unknown format {format!r}: choose one of {', '.join(FORMATS)}"
+    )

@@ -63,7 +63,10 @@ LOAD_AND_SERVE = textwrap.dedent(
 def kser_probabilities(model, waveform):
     """kser's softmax(model.predict) on whole clips (mask all ones)."""
     logits = model.predict(
-        {"waveform": waveform, "padding_mask": np.ones(waveform.shape, "int32")},
+        {
+            "waveform": waveform,
+            "padding_mask": np.ones(waveform.shape, "int32"),
+        },
         verbose=0,
     )
     return keras.ops.convert_to_numpy(keras.ops.softmax(logits))
@@ -135,7 +138,8 @@ def test_savedmodel_reproduces_kser_in_a_process_without_kser(tmp_path):
         assert info["labels"] == list(model.label_names)
         assert {"serve", "labels", "serving_default"} <= set(info["signatures"])
         assert info["default_outputs"] == ["probabilities"]
-        with open(os.path.join(exports[name], "assets", "kser_export.json")) as f:
+        assets = os.path.join(exports[name], "assets")
+        with open(os.path.join(assets, "kser_export.json")) as f:
             metadata = json.load(f)
         assert metadata["label_names"] == list(model.label_names)
         assert metadata["sample_rate"] == 16000
@@ -163,7 +167,8 @@ def test_cli_export_refuses_to_overwrite(tmp_path):
     assert (out / "saved_model.pb").stat().st_mtime_ns == stamp
 
     result = runner.invoke(
-        main, ["export", "--model", model_path, "--out", str(out), "--overwrite"]
+        main,
+        ["export", "--model", model_path, "--out", str(out), "--overwrite"],
     )
     assert result.exit_code == 0, result.output
     assert (out / "assets" / "kser_export.json").exists()

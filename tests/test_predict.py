@@ -229,7 +229,8 @@ def test_cli_formats(model_path, audio_dir):
     result = runner.invoke(main, base + ["--format", "csv"])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert list(rows[0]) == ["file", "window", "start", "end", "emotion"] + labels
+    columns = ["file", "window", "start", "end", "emotion"] + labels
+    assert list(rows[0]) == columns
     per_file = {}
     for row in rows:
         per_file.setdefault(row["file"], []).append(row["window"])

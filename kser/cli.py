@@ -12,8 +12,15 @@ import click
 
 from kser import __version__
 from kser.backend import BACKENDS
-from kser.backend import set_backend
+from kser.backend import import_keras_quietly
+from kser.backend import set_backend as _set_backend
 from kser.errors import KserError
+
+def set_backend(backend):
+    """Apply `--backend`, then import Keras with TensorFlow's noise hidden."""
+    _set_backend(backend)
+    import_keras_quietly()
+
 
 backend_option = click.option(
     "--backend",

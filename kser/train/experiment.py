@@ -80,30 +80,34 @@ def _config_hash(config, extra=None):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-class _BestWeights:
-    """Keeps the weights of the best epoch on validation, in memory."""
+def _best_weights_callback():
+    """A callback keeping the best epoch's weights on validation, in memory.
 
-    def __init__(self):
-        import keras
+    Best is the highest validation accuracy, ties going to the lower
+    validation loss. Built on first use so that importing this module does
+    not import Keras.
+    """
+    import keras
 
-        class Callback(keras.callbacks.Callback):
-            def __init__(inner):
-                super().__init__()
-                inner.best = None
-                inner.best_epoch = None
-                inner.weights = None
+    class BestWeights(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best = None
+            self.best_epoch = None
+            self.weights = None
 
-            def on_epoch_end(inner, epoch, logs=None):
-                logs = logs or {}
-                # Highest validation accuracy, ties to the lower loss.
-                score = (logs.get("val_accuracy", logs.get("accuracy", 0.0)),
-                         -logs.get("val_loss", logs.get("loss", 0.0)))
-                if inner.best is None or score > inner.best:
-                    inner.best = score
-                    inner.best_epoch = epoch + 1
-                    inner.weights = [np.array(w) for w in inner.model.get_weights()]
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            score = (
+                logs.get("val_accuracy", logs.get("accuracy", 0.0)),
+                -logs.get("val_loss", logs.get("loss", 0.0)),
+            )
+            if self.best is None or score > self.best:
+                self.best = score
+                self.best_epoch = epoch + 1
+                self.weights = [np.array(w) for w in self.model.get_weights()]
 
-        self.callback = Callback()
+    return BestWeights()
 
 
 class Experiment:
@@ -335,7 +339,7 @@ class Experiment:
         )
 
     def _fit(self, model, config, train, val):
-        best = _BestWeights().callback
+        best = _best_weights_callback()
         record = model.fit(
             train,
             validation_data=val,

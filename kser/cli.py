@@ -265,8 +265,12 @@ def train(variant, fold, save_model, data_dir, config_file, cache_dir, out_dir,
               help="Comma-separated variants.")
 @click.option("--folds", default=None,
               help="Comma-separated fold numbers (default: all).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Folds whose heads train at once, in worker processes, "
+              "after every feature is extracted (cached mode; on a CPU up to "
+              "the number of cores).")
 @_train_options
-def cv(variants, folds, data_dir, config_file, cache_dir, out_dir, backend,
+def cv(variants, folds, jobs, data_dir, config_file, cache_dir, out_dir, backend,
        **options):
     """Cross-validate variants over every fold of a protocol (Table I).
 
@@ -287,7 +291,7 @@ def cv(variants, folds, data_dir, config_file, cache_dir, out_dir, backend,
             raise KserError(f"--folds must be numbers like 1,2,3, got {folds!r}")
     configs = _configs(_variants(variants), config_file, options)
     summary = run_training(data_dir, configs, out_dir, folds=fold_list,
-                           cache_dir=cache_dir)
+                           cache_dir=cache_dir, jobs=jobs)
     click.echo(format_cv_summary_markdown(summary))
 
 

@@ -112,6 +112,11 @@ def parse_args(argv, description):
     parser.add_argument(
         "--cache-dir", help="Backbone feature cache (default: OUT/run/feature_cache)."
     )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="Folds whose heads train at once "
+        "in worker processes, after all features are extracted (default 1; "
+        "on a CPU up to the number of cores).",
+    )
     parser.add_argument("--quiet", action="store_true", help="No progress output.")
     return parser.parse_args(argv)
 
@@ -175,6 +180,7 @@ def run_recipe(recipe_dir, argv=None):
         backbone=backbone,
         normalize=normalize,
         progress=not args.quiet,
+        jobs=args.jobs,
     )
     names = [c.name for c in configs]
     results = [
@@ -341,8 +347,9 @@ def _environment_section(context):
         f"- Command: `python {_repo_path(os.path.join(os.path.dirname(context['recipe']['path']), 'run.py'))}"
         + "".join(f" {a}" for a in context["argv"]) + "`",
         f"- Wall time: {context['wall_seconds']:.1f} s in all "
-        f"({fold_seconds:.1f} s in training folds; folds finished by an "
-        "earlier run are reused, not retrained)",
+        f"({fold_seconds:.1f} s summed over the training folds, which "
+        "overlap under --jobs; folds finished by an earlier run are reused, "
+        "not retrained)",
         f"- Run folder: `{context['run_dir']}` (per-fold result.json, "
         "metrics.json, history.csv, predictions.csv, plots)",
         "",

@@ -133,6 +133,7 @@ class Experiment:
         cache_dir=None,
         label_names=None,
         progress=True,
+        fingerprint=None,
     ):
         self.index = index
         self.files = list(getattr(index, "files", index))
@@ -146,7 +147,7 @@ class Experiment:
         self.progress = progress
         self._caches = {}
         self._encoders = {}
-        self._fingerprint = None
+        self._fingerprint = fingerprint
 
     # --- features -----------------------------------------------------
 
@@ -159,6 +160,12 @@ class Experiment:
         """A compiled waveform -> features function for the cache."""
         if layers in self._encoders:
             return self._encoders[layers]
+        if isinstance(self.backbone, BackboneShape):
+            raise KserError(
+                "feature cache miss in a head-training worker: the parent "
+                "process extracts every feature first (was the cache changed "
+                "during the run?)"
+            )
         import keras
 
         from kser.models.hubert_layers import normalize_waveform
@@ -182,9 +189,12 @@ class Experiment:
         """The `FeatureCache` for a config's layers, crop and dtype."""
         key = (config.layers, config.max_seconds, config.dtype)
         if key not in self._caches:
+            layers = config.layers
             self._caches[key] = FeatureCache(
                 self.cache_dir,
-                self._encoder(config.layers),
+                # Built on the first miss: a run whose features are all
+                # cached never compiles the backbone.
+                lambda inputs: self._encoder(layers)(inputs),
                 f"{self.fingerprint()}:normalize={self.normalize}:"
                 f"dtype={config.dtype}:padding_invariant",
                 layers="all" if config.layers == "weighted" else "last",
@@ -198,6 +208,16 @@ class Experiment:
 
     def fold_dir(self, config, fold):
         return os.path.join(self.out_dir, config.name, f"fold_{fold.index:02d}")
+
+    def _config_hash(self, config):
+        return _config_hash(config, {"fingerprint": self.fingerprint()})
+
+    def finished(self, config, fold):
+        """The saved result if this variant's fold finished with this config."""
+        done = _read_result(self.fold_dir(config, fold))
+        if done is not None and done.get("config_hash") == self._config_hash(config):
+            return done
+        return None
 
     def run_fold(self, config, fold, save_model=False):
         """Train one variant on one fold; evaluate its test actors once.
@@ -216,11 +236,11 @@ class Experiment:
         """
         import keras
 
-        fold_dir = self.fold_dir(config, fold)
-        config_hash = _config_hash(config, {"fingerprint": self.fingerprint()})
-        done = _read_result(fold_dir)
-        if done is not None and done.get("config_hash") == config_hash:
+        done = self.finished(config, fold)
+        if done is not None:
             return done
+        fold_dir = self.fold_dir(config, fold)
+        config_hash = self._config_hash(config)
         os.makedirs(fold_dir, exist_ok=True)
         started = time.time()
         train_files, val_files, test_files = fold.split(self.files)
@@ -428,12 +448,21 @@ class Experiment:
 
     # --- cross-validation ---------------------------------------------
 
-    def run_cv(self, configs, folds=None, on_fold=None, save_model=False):
+    def run_cv(self, configs, folds=None, on_fold=None, save_model=False, jobs=1):
         """Run every fold of a protocol for one or more variants.
 
         Finished folds (same config) are skipped, so an interrupted run
         resumes where it stopped. The Table I summary (Markdown, CSV, JSON)
         is rewritten after every fold.
+
+        With `jobs > 1` (cached mode only) this process first extracts every
+        feature the pending folds need (the backbone runs once per clip and
+        noisy copy), then trains the heads of `jobs` folds at a time in
+        worker processes. Each fold sets its own seed and reads the same
+        cached features, so the results equal those of `jobs=1`. On a CPU a
+        head's train step keeps about one core busy, so `jobs` up to the
+        number of cores cuts the wall time; each worker holds one fold's
+        features in memory.
 
         Args:
             configs: list of `TrainConfig`. One per variant; all share the
@@ -441,6 +470,7 @@ class Experiment:
             folds: list of int or None. Fold numbers to run (default all).
             on_fold: callable or None. Called with each fold's result.
             save_model: bool. Also save each fold's whole classifier.
+            jobs: int. Folds whose heads train at once (worker processes).
 
         Returns:
             dict. The cross-validation summary (see `kser.report.cv_summary`).
@@ -458,6 +488,12 @@ class Experiment:
                 f"(folds 1-{len(all_folds)})"
             )
         selected = [f for f in all_folds if f.index in wanted]
+        jobs = int(jobs)
+        if jobs < 1:
+            raise KserError(f"jobs must be at least 1, got {jobs}")
+        if jobs > 1:
+            self._run_parallel(configs, selected, on_fold, save_model, jobs)
+            return self.write_summary(configs, selected)
         for fold in selected:
             for config in configs:
                 result = self.run_fold(config, fold, save_model=save_model)
@@ -466,10 +502,159 @@ class Experiment:
                 self.write_summary(configs, selected)
         return self.write_summary(configs, selected)
 
+    def prepare_features(self, pending):
+        """Extract (or find cached) every feature some folds will read.
+
+        Args:
+            pending: list of `(TrainConfig, Fold)`.
+        """
+        wanted = {}
+        for config, fold in pending:
+            if config.mode != "cached":
+                continue
+            train, val, test = fold.split(self.files)
+            entry = wanted.setdefault(
+                (config.layers, config.max_seconds, config.dtype),
+                {"config": config, "clean": set(), "noisy": {}},
+            )
+            entry["clean"].update(train + val + test)
+            if config.augment:
+                noise = NoiseAugmentation(
+                    snr_db=config.snr_db,
+                    mode="cached",
+                    copies=config.noise_copies,
+                    seed=config.seed,
+                )
+                key = (noise.snr_db, noise.seed, tuple(noise.copy_indices))
+                entry["noisy"].setdefault(key, (noise, set()))[1].update(train)
+        for entry in wanted.values():
+            cache = self.cache(entry["config"])
+            jobs = [(None, (0,), entry["clean"])]
+            for noise, files in entry["noisy"].values():
+                copies = tuple(c for c in noise.copy_indices if c != 0)
+                if copies:
+                    jobs.append((noise, copies, files))
+            for noise, copies, files in jobs:
+                files = sorted(files)
+                # In slices, so that the features are not all in memory.
+                for start in range(0, len(files), PREPARE_SLICE):
+                    cache.extract_copies(
+                        files[start : start + PREPARE_SLICE], noise, copies
+                    )
+
+    def _run_parallel(self, configs, folds, on_fold, save_model, jobs):
+        import concurrent.futures
+        import multiprocessing
+
+        for config in configs:
+            if config.mode != "cached" or config.distribute != "none":
+                raise KserError(
+                    f"variant {config.name}: jobs > 1 needs mode 'cached' and "
+                    "no --distribute (they spread one fold over devices)"
+                )
+        if save_model:
+            raise KserError("jobs > 1 cannot save whole models; use jobs=1")
+        pending = [
+            (config, fold)
+            for fold in folds
+            for config in configs
+            if self.finished(config, fold) is None
+        ]
+        if not pending:
+            return
+        self.prepare_features(pending)
+        # The longest heads (LSTM) first, so no worker idles at the end.
+        pending.sort(key=lambda cf: cf[0].head != "lstm")
+        state = {
+            "backend": _backend_name(),
+            "files": self.files,
+            "out_dir": self.out_dir,
+            "cache_dir": self.cache_dir,
+            "normalize": self.normalize,
+            "label_names": self.label_names,
+            "fingerprint": self.fingerprint(),
+            "hidden_dim": int(self.backbone.hidden_dim),
+            "num_layers": int(self.backbone.num_layers),
+        }
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(
+            max_workers=min(jobs, len(pending)),
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(state,),
+        ) as pool:
+            futures = [
+                pool.submit(_worker_run_fold, config.to_dict(), fold.index)
+                for config, fold in pending
+            ]
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    result = future.result()
+                    if self.progress:
+                        print(
+                            f"{result['variant']} fold {result['fold']}: test "
+                            f"accuracy {result['accuracy']:.3f} "
+                            f"({result['wall_seconds']:.0f} s)",
+                            flush=True,
+                        )
+                    if on_fold is not None:
+                        on_fold(result)
+                    self.write_summary(configs, folds)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+
     def write_summary(self, configs, folds):
         return write_summary(
             self.out_dir, [c.name for c in configs], [f.index for f in folds]
         )
+
+
+# Clips per `prepare_features` extraction call: bounds the features held
+# in memory at once while keeping length bucketing effective.
+PREPARE_SLICE = 256
+
+
+class BackboneShape:
+    """What a head-training worker knows of the backbone: its shape only."""
+
+    def __init__(self, hidden_dim, num_layers):
+        self.hidden_dim = hidden_dim
+        self.num_layers = num_layers
+
+
+_WORKER = {}
+
+
+def _backend_name():
+    import keras
+
+    return keras.backend.backend()
+
+
+def _init_worker(state):
+    os.environ["KERAS_BACKEND"] = state["backend"]
+    from kser.backend import import_keras_quietly
+
+    import_keras_quietly()
+    _WORKER["experiment"] = Experiment(
+        state["files"],
+        BackboneShape(state["hidden_dim"], state["num_layers"]),
+        state["out_dir"],
+        normalize=state["normalize"],
+        cache_dir=state["cache_dir"],
+        label_names=state["label_names"],
+        progress=False,
+        fingerprint=state["fingerprint"],
+    )
+
+
+def _worker_run_fold(config, fold_index):
+    experiment = _WORKER["experiment"]
+    config = TrainConfig.from_dict(config)
+    fold = next(f for f in get_folds(config.protocol) if f.index == fold_index)
+    return experiment.run_fold(config, fold)
 
 
 def write_summary(out_dir, variants=None, folds=None):
@@ -620,6 +805,7 @@ def run_training(
     progress=True,
     backbone=None,
     normalize=None,
+    jobs=1,
 ):
     """Index a corpus, load the backbone and run folds: `kser train`/`cv`.
 
@@ -638,6 +824,8 @@ def run_training(
         backbone: `HubertBackbone` or None. Use this instead of loading
             `configs[0].preset` (the quickstart's random backbone).
         normalize: bool or None. With `backbone`, whether to normalise.
+        jobs: int. Folds whose heads train at once in worker processes
+            (see `Experiment.run_cv`).
 
     Returns:
         dict. The cross-validation summary.
@@ -669,7 +857,9 @@ def run_training(
         cache_dir=cache_dir,
         progress=progress,
     )
-    return experiment.run_cv(configs, folds=folds, save_model=save_model)
+    return experiment.run_cv(
+        configs, folds=folds, save_model=save_model, jobs=jobs
+    )
 
 
 def rebuild_reports(run_dir):

@@ -143,6 +143,62 @@ def test_cv_resumes_after_interruption(index, tmp_path):
     assert (tmp_path / "cv_summary.md").exists()
 
 
+def _fold_outputs(run_dir, variant, fold):
+    fold_dir = run_dir / variant / f"fold_{fold:02d}"
+    result = json.loads((fold_dir / "result.json").read_text())
+    _, history = _history(fold_dir / "history.csv")
+    rows = (fold_dir / "predictions.csv").read_text().splitlines()[1:]
+    probabilities = np.array([r.split(",")[4:] for r in rows], dtype=float)
+    return result, history, probabilities
+
+
+def test_parallel_heads_give_the_sequential_numbers(index, tmp_path):
+    # jobs=2 extracts every feature up front (its own, empty cache: a
+    # worker that missed one would fail), then trains heads in two worker
+    # processes; each fold must come out as in the one-process run.
+    backbone = _backbone()
+    configs = [_config(variant="dense-aug"), _config(variant="lstm", epochs=1)]
+    for jobs in (2, 1):
+        experiment = Experiment(
+            index,
+            backbone,
+            str(tmp_path / f"jobs{jobs}"),
+            cache_dir=str(tmp_path / f"cache{jobs}"),
+            progress=False,
+        )
+        summary = experiment.run_cv(configs, folds=[1, 2], jobs=jobs)
+        assert [row["fold"] for row in summary["rows"]] == [1, 2]
+    for variant in ("dense-aug", "lstm"):
+        for fold in (1, 2):
+            par = _fold_outputs(tmp_path / "jobs2", variant, fold)
+            seq = _fold_outputs(tmp_path / "jobs1", variant, fold)
+            assert par[0]["accuracy"] == seq[0]["accuracy"]
+            assert par[0]["best_epoch"] == seq[0]["best_epoch"]
+            assert par[0]["config_hash"] == seq[0]["config_hash"]
+            np.testing.assert_allclose(par[1], seq[1], rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(par[2], seq[2], atol=1e-5)
+    # Started again, the parallel run finds every fold finished.
+    experiment = Experiment(
+        index, backbone, str(tmp_path / "jobs2"),
+        cache_dir=str(tmp_path / "cache2"), progress=False,
+    )
+    stamp = (tmp_path / "jobs2" / "lstm" / "fold_01" / "result.json").stat().st_mtime_ns
+    experiment.run_cv(configs, folds=[1, 2], jobs=2)
+    assert (
+        tmp_path / "jobs2" / "lstm" / "fold_01" / "result.json"
+    ).stat().st_mtime_ns == stamp
+
+
+def test_parallel_heads_need_the_cached_mode(index, tmp_path):
+    from kser.errors import KserError
+
+    experiment = Experiment(index, _backbone(), str(tmp_path), progress=False)
+    with pytest.raises(KserError, match="jobs > 1 needs mode 'cached'"):
+        experiment.run_cv([_config(mode="online")], folds=[1], jobs=2)
+    with pytest.raises(KserError, match="jobs must be at least 1"):
+        experiment.run_cv([_config()], folds=[1], jobs=0)
+
+
 def test_changed_config_reruns_a_finished_fold(index, tmp_path):
     from kser.data.folds import get_fold
 
@@ -173,6 +229,7 @@ def _one_line_error(result):
         (["train", "--data", "{corpus}", "--preset", "hubert_base_ls960"], "kser convert"),
         (["train", "--data", "{corpus}", "--backend", "mxnet"], "--backend"),
         (["cv", "--data", "{corpus}", "--folds", "1,x"], "--folds"),
+        (["cv", "--data", "{corpus}", "--jobs", "0"], "--jobs"),
         (["train", "--data", "{corpus}", "--bogus"], "--bogus"),
     ],
 )

@@ -1,0 +1,282 @@
+"""Table I in full: `kser cv` wall time and peak memory, cold and warm cache.
+
+Runs the Table I recipe (`recipes/table1`: 12 paper folds x `dense`,
+`dense-aug`, `lstm`, the hyperparameters of its `config.json`) in full mode
+on a RAVDESS-sized synthetic corpus (24 actors x 60 clips of about 3.5 s,
+written by `kser synth`'s generator) with a HuBERT base backbone holding
+**random** weights (no checkpoint can be downloaded here; the compute is
+the same as with real weights, the accuracies are not). Two runs, each a
+fresh process, each timed and its peak resident memory taken from the
+kernel (`wait4`):
+
+- cold: an empty feature cache, so the frozen backbone runs once per clip
+  and per cached noisy copy, then every head trains;
+- warm: a new run folder over the cache the cold run filled: only the heads
+  train.
+
+    python recipes/benchmarks/table1_cv.py --work /tmp/kser-table1
+
+Prints the machine, versions and a table; `--json` also writes the figures.
+The cold run's RESULTS.md (Table I beside the paper's numbers, statistics,
+environment) is at WORK/cold/RESULTS.md. The backend is Keras's
+(`KERAS_BACKEND`, default jax).
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", default="kser-table1-benchmark",
+                        help="Working folder (corpus, preset, runs, cache).")
+    parser.add_argument("--actors", type=int, default=24)
+    parser.add_argument("--clip-seconds", type=float, default=3.5)
+    parser.add_argument("--preset", default="hubert_base_ls960",
+                        help="Architecture built with random weights.")
+    parser.add_argument("--folds", help="Subset of folds, e.g. 1,2 "
+                        "(default: all 12).")
+    parser.add_argument("--phases", default="cold,warm",
+                        help="Which runs: cold, warm or both (default).")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="Heads trained at once (the recipe's --jobs); "
+                        "default 2, the cores of the reference machine.")
+    parser.add_argument("--json", help="Also write the figures here.")
+    return parser.parse_args(argv)
+
+
+def machine():
+    import multiprocessing
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory = None
+    try:
+        with open("/proc/meminfo") as f:
+            memory = int(f.readline().split()[1]) / 2**20
+    except (OSError, ValueError, IndexError):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": multiprocessing.cpu_count(),
+        "memory_gib": round(memory, 1) if memory else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def versions():
+    from importlib import metadata
+
+    out = {}
+    for name in ("kser", "keras", "keras-hub", "jax", "tensorflow", "numpy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def ensure_corpus(path, actors, clip_seconds):
+    """Write the synthetic corpus unless a complete one is there."""
+    from kser.data.ravdess import index_ravdess
+    from kser.data.synthetic import write_corpus
+    from kser.errors import DataError
+
+    try:
+        index = index_ravdess(path)
+        if len(index.files) == actors * 60:
+            return 0.0
+    except DataError:
+        pass
+    started = time.perf_counter()
+    write_corpus(path, actors=actors, clip_seconds=clip_seconds, seed=0,
+                 overwrite=True)
+    return time.perf_counter() - started
+
+
+def ensure_preset(path, name):
+    """A preset folder with random weights of a named architecture."""
+    if os.path.exists(os.path.join(path, "config.json")):
+        return
+    code = (
+        "import keras, sys\n"
+        "from kser.models import HubertBackbone\n"
+        "keras.utils.set_random_seed(0)\n"
+        "b = HubertBackbone.from_preset(sys.argv[1], load_weights=False)\n"
+        "b.save_to_preset(sys.argv[2])\n"
+    )
+    tmp = path + ".partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    subprocess.run([sys.executable, "-c", code, name, tmp], check=True, cwd=ROOT)
+    os.replace(tmp, path)
+
+
+def _tree_rss(root_pid):
+    """Resident bytes of a process and all its descendants (Linux /proc)."""
+    children, rss = {}, {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{name}/statm") as f:
+                resident = int(f.read().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(name))
+        rss[int(name)] = resident
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def timed_run(argv, log_path):
+    """Run a command; return wall seconds and peak resident memory (GiB).
+
+    The peak is the larger of the child's own peak (`wait4`) and the peak
+    of the summed resident memory of the child and its worker processes,
+    sampled every 0.2 s.
+    """
+    import threading
+
+    peak = {"tree": 0}
+    started = time.perf_counter()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                   cwd=ROOT)
+        stop = threading.Event()
+
+        def sample():
+            while not stop.wait(0.2):
+                peak["tree"] = max(peak["tree"], _tree_rss(process.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        stop.set()
+        sampler.join()
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{' '.join(argv)} failed (exit {code}); see {log_path}")
+    # ru_maxrss is in KiB on Linux.
+    return wall, max(usage.ru_maxrss * 1024, peak["tree"]) / 2**30
+
+
+def per_variant_seconds(run_dir):
+    totals = {}
+    for variant in sorted(os.listdir(run_dir)):
+        vdir = os.path.join(run_dir, variant)
+        if not os.path.isdir(vdir) or variant == "feature_cache":
+            continue
+        for fold in sorted(os.listdir(vdir)):
+            path = os.path.join(vdir, fold, "result.json")
+            if os.path.exists(path):
+                with open(path) as f:
+                    totals[variant] = totals.get(variant, 0.0) + json.load(f)[
+                        "wall_seconds"
+                    ]
+    return totals
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    sys.path.insert(0, ROOT)
+    work = os.path.abspath(args.work)
+    os.makedirs(work, exist_ok=True)
+    backend = os.environ.setdefault("KERAS_BACKEND", "jax")
+    corpus = os.path.join(work, "corpus")
+    preset = os.path.join(work, f"{args.preset}_random")
+    cache = os.path.join(work, "cache")
+
+    synth_seconds = ensure_corpus(corpus, args.actors, args.clip_seconds)
+    ensure_preset(preset, args.preset)
+    results = {
+        "machine": machine(),
+        "versions": versions(),
+        "backend": backend,
+        "corpus": {"actors": args.actors, "clips": args.actors * 60,
+                   "clip_seconds": args.clip_seconds,
+                   "synth_seconds": round(synth_seconds, 1)},
+        "preset": f"{args.preset} (random weights)",
+        "jobs": args.jobs,
+        "runs": {},
+    }
+    recipe = [sys.executable, os.path.join(ROOT, "recipes", "table1", "run.py"),
+              "--data", corpus, "--preset", preset, "--cache-dir", cache,
+              "--jobs", str(args.jobs)]
+    if args.folds:
+        recipe += ["--folds", args.folds]
+    for phase in [p.strip() for p in args.phases.split(",") if p.strip()]:
+        if phase not in ("cold", "warm"):
+            raise SystemExit(f"unknown phase {phase!r}: choose cold or warm")
+        out = os.path.join(work, phase)
+        shutil.rmtree(out, ignore_errors=True)
+        if phase == "cold":
+            shutil.rmtree(cache, ignore_errors=True)
+        print(f"{phase}: running Table I (log: {out}.log)", flush=True)
+        wall, peak = timed_run(recipe + ["--out", out], out + ".log")
+        results["runs"][phase] = {
+            "wall_seconds": round(wall, 1),
+            "peak_rss_gib": round(peak, 2),
+            "fold_seconds_by_variant": {
+                k: round(v, 1)
+                for k, v in per_variant_seconds(os.path.join(out, "run")).items()
+            },
+            "results_md": os.path.join(out, "RESULTS.md"),
+        }
+        print(f"{phase}: {wall / 60:.1f} min, peak RSS {peak:.2f} GiB", flush=True)
+
+    print(format_results(results))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+def format_results(r):
+    m = r["machine"]
+    lines = [
+        f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
+        f"Python {m['python']}",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()),
+        f"backend: {r['backend']}; backbone: {r['preset']}; corpus: "
+        f"{r['corpus']['clips']} synthetic clips of ~{r['corpus']['clip_seconds']} s; "
+        f"--jobs {r['jobs']}",
+        "",
+        "| run | wall time (min) | peak RSS (GiB) | fold seconds by variant "
+        "(summed over workers) |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for phase, run in r["runs"].items():
+        by = ", ".join(f"{k} {v / 60:.1f} min"
+                       for k, v in run["fold_seconds_by_variant"].items())
+        lines.append(f"| {phase} | {run['wall_seconds'] / 60:.1f} | "
+                     f"{run['peak_rss_gib']:.2f} | {by} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

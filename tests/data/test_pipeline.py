@@ -372,3 +372,23 @@ def test_keras_fit_consumes_batches(clips):
     assert model.predict(
         make_dataset(clips[:5], batch_size=4), verbose=0
     ).shape == (5, 8)
+
+
+def test_threaded_loading_keeps_order_and_names_the_first_bad_file(corpus, tmp_path):
+    from kser.errors import AudioError
+
+    files = list(corpus)[:12]
+    serial = load_clips(files, workers=1)
+    threaded = load_clips(files, workers=4)
+    assert [c.name for c in threaded] == [c.name for c in serial]
+    for a, b in zip(serial, threaded):
+        np.testing.assert_array_equal(a.waveform, b.waveform)
+        assert a.content_hash == b.content_hash and a.label == b.label
+    first = tmp_path / "first_bad.wav"
+    first.write_bytes(b"RIFF not really a wav")
+    second = tmp_path / "second_bad.wav"
+    second.write_bytes(b"")
+    paths = [f.path for f in files[:5]] + [str(first)] + [f.path for f in files[5:]]
+    paths.append(str(second))
+    with pytest.raises(AudioError, match="first_bad.wav"):
+        load_clips(paths, labels=[0] * len(paths), workers=4)

@@ -690,19 +690,25 @@ def feature_dataset(
     if ndim == 3:
         # Ragged rows must be the leading axis: [frames, layers, hidden].
         features = [np.transpose(f, (1, 0, 2)) for f in features]
-    lengths = np.array([f.shape[0] for f in features], np.int64)
-    values = tf.RaggedTensor.from_row_lengths(
-        np.concatenate(features, axis=0), lengths
-    )
+    # Rows are fetched from this list by index (no copy of the features:
+    # a concatenated tensor captured by the map function would hold the
+    # features twice more, which for a Table I fold is gigabytes).
+    dtype = np.result_type(*[f.dtype for f in features])
+    rows = [np.ascontiguousarray(f, dtype=dtype) for f in features]
+    value_dtype = tf.as_dtype(dtype)
     label_tensor = tf.constant(np.asarray(labels, np.int32))
-    inner = list(features[0].shape[1:])
+    inner = list(rows[0].shape[1:])
 
-    ds = tf.data.Dataset.range(len(features))
+    ds = tf.data.Dataset.range(len(rows))
     if shuffle:
-        ds = ds.shuffle(len(features), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
+
+    def fetch(i):
+        return rows[int(i)]
 
     def element(i):
-        x = values[i]
+        x = tf.numpy_function(fetch, [i], value_dtype, stateful=False)
+        x = tf.ensure_shape(x, [None] + inner)
         return (
             {key: x, "frame_padding_mask": tf.ones([tf.shape(x)[0]], tf.bool)},
             label_tensor[i],
@@ -715,7 +721,7 @@ def feature_dataset(
         batch_size,
         padded_shapes=({key: [None] + inner, "frame_padding_mask": [None]}, []),
         padding_values=(
-            {key: tf.constant(0, values.dtype), "frame_padding_mask": False},
+            {key: tf.constant(0, value_dtype), "frame_padding_mask": False},
             0,
         ),
         drop_remainder=drop_remainder,

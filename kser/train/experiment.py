@@ -651,6 +651,14 @@ def _init_worker(state):
 
 
 def _worker_run_fold(config, fold_index):
+    import gc
+
+    import keras
+
+    # A worker trains many folds: drop the previous fold's models, compiled
+    # functions and datasets so that its memory stays one fold's worth.
+    keras.backend.clear_session()
+    gc.collect()
     experiment = _WORKER["experiment"]
     config = TrainConfig.from_dict(config)
     fold = next(f for f in get_folds(config.protocol) if f.index == fold_index)

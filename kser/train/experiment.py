@@ -670,8 +670,10 @@ def write_summary(out_dir, variants=None, folds=None):
 
     Args:
         out_dir: str. A run folder (`VARIANT/fold_KK/result.json` inside).
-        variants: list of str or None. Columns; default: found.
-        folds: list of int or None. Rows; default: found.
+        variants: list of str or None. Columns, first; variants found in
+            the folder are added after them. Default: found.
+        folds: list of int or None. Rows (unfinished ones show as missing);
+            folds found in the folder are added. Default: found.
 
     Returns:
         dict. The summary, also written as `cv_summary.{md,csv,json}`.
@@ -689,6 +691,14 @@ def write_summary(out_dir, variants=None, folds=None):
         )
     if not records:
         raise KserError(f"{out_dir}: no finished folds (no */fold_*/result.json)")
+    # The summary covers the whole run folder: the folds and variants asked
+    # for (unfinished ones show as missing) and any others already there,
+    # e.g. when a one-fold recipe reuses a Table I run folder.
+    if folds is not None:
+        folds = sorted(set(folds) | {r["fold"] for r in records})
+    if variants is not None:
+        found = sorted({v for r in records for v in r["results"]})
+        variants = list(variants) + [v for v in found if v not in variants]
     summary = cv_summary(records, variants=variants, folds=folds)
     write_cv_summary(out_dir, summary)
     return summary

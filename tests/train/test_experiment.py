@@ -285,3 +285,25 @@ def test_quickstart_library_runs_small(tmp_path):
     )
     assert summary["rows"][0]["fold"] == 3
     assert (tmp_path / "qs" / "run" / "dense" / "fold_03" / "confusion_matrix.png").exists()
+
+
+def test_summary_of_a_subset_keeps_the_rest_of_the_run_folder(tmp_path):
+    # A one-fold recipe (Tables II-IV, figures) may reuse a Table I run
+    # folder: its summary must not fail on, or drop, the other folds.
+    from kser.data.folds import get_fold
+    from kser.train.experiment import write_summary
+
+    for variant, fold, accuracy in [("dense", 1, 0.5), ("dense", 3, 0.75), ("lstm", 3, 0.8)]:
+        f = get_fold("paper", fold)
+        fold_dir = tmp_path / variant / f"fold_{fold:02d}"
+        fold_dir.mkdir(parents=True)
+        (fold_dir / "result.json").write_text(json.dumps({
+            "fold": fold, "variant": variant, "accuracy": accuracy,
+            "train_actors": sorted(f.train), "val_actors": sorted(f.validation),
+            "test_actors": sorted(f.test),
+        }))
+    summary = write_summary(str(tmp_path), ["lstm"], [3])
+    assert [row["fold"] for row in summary["rows"]] == [1, 3]
+    assert summary["variants"][:2] == ["lstm", "dense"]
+    text = (tmp_path / "cv_summary.md").read_text()
+    assert "0.500" in text and "0.800" in text

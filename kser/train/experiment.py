@@ -563,6 +563,7 @@ class Experiment:
         if not pending:
             return
         self.prepare_features(pending)
+        _release_memory()
         # The longest heads (LSTM) first, so no worker idles at the end.
         pending.sort(key=lambda cf: cf[0].head != "lstm")
         state = {
@@ -627,6 +628,24 @@ class BackboneShape:
 _WORKER = {}
 
 
+def _release_memory():
+    """Collect garbage and hand freed heap pages back to the OS (glibc).
+
+    Features pass through memory in many mid-sized arrays; glibc keeps the
+    freed pages in its heap, so a process that extracted or trained on a
+    fold would keep that fold's size resident while it waits or trains the
+    next one.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to trim
+
+
 def _backend_name():
     import keras
 
@@ -659,6 +678,7 @@ def _worker_run_fold(config, fold_index):
     # functions and datasets so that its memory stays one fold's worth.
     keras.backend.clear_session()
     gc.collect()
+    _release_memory()
     experiment = _WORKER["experiment"]
     config = TrainConfig.from_dict(config)
     fold = next(f for f in get_folds(config.protocol) if f.index == fold_index)

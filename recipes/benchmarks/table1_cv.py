@@ -7,7 +7,8 @@ written by `kser synth`'s generator) with a HuBERT base backbone holding
 **random** weights (no checkpoint can be downloaded here; the compute is
 the same as with real weights, the accuracies are not). Two runs, each a
 fresh process, each timed and its peak resident memory taken from the
-kernel (`wait4`):
+kernel (the summed PSS of the run and its workers, sampled, and the run's
+own peak from `wait4`):
 
 - cold: an empty feature cache, so the frozen backbone runs once per clip
   and per cached noisy copy, then every head trains;
@@ -128,9 +129,30 @@ def ensure_preset(path, name):
     os.replace(tmp, path)
 
 
-def _tree_rss(root_pid):
-    """Resident bytes of a process and all its descendants (Linux /proc)."""
-    children, rss = {}, {}
+def _memory(pid, page):
+    """Proportional set size (shared pages split between their users) of a
+    process, or its resident size where the kernel has no smaps_rollup."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * page
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _tree_memory(root_pid):
+    """Memory of a process and all its descendants (Linux /proc).
+
+    Summed as PSS, so libraries that every worker maps (TensorFlow, jaxlib)
+    count once, not once per process as summed RSS would.
+    """
+    children = {}
     page = os.sysconf("SC_PAGE_SIZE")
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -138,16 +160,13 @@ def _tree_rss(root_pid):
         try:
             with open(f"/proc/{name}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{name}/statm") as f:
-                resident = int(f.read().split()[1]) * page
-        except (OSError, IndexError, ValueError):
+        except (OSError, IndexError):
             continue
         children.setdefault(int(fields[1]), []).append(int(name))
-        rss[int(name)] = resident
     total, stack = 0, [root_pid]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
+        total += _memory(pid, page)
         stack.extend(children.get(pid, []))
     return total
 
@@ -155,8 +174,8 @@ def _tree_rss(root_pid):
 def timed_run(argv, log_path):
     """Run a command; return wall seconds and peak resident memory (GiB).
 
-    The peak is the larger of the child's own peak (`wait4`) and the peak
-    of the summed resident memory of the child and its worker processes,
+    The peak is the larger of the child's own peak resident size (`wait4`)
+    and the peak of the summed PSS of the child and its worker processes,
     sampled every 0.2 s.
     """
     import threading
@@ -170,7 +189,7 @@ def timed_run(argv, log_path):
 
         def sample():
             while not stop.wait(0.2):
-                peak["tree"] = max(peak["tree"], _tree_rss(process.pid))
+                peak["tree"] = max(peak["tree"], _tree_memory(process.pid))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -240,14 +259,14 @@ def main(argv=None):
         wall, peak = timed_run(recipe + ["--out", out], out + ".log")
         results["runs"][phase] = {
             "wall_seconds": round(wall, 1),
-            "peak_rss_gib": round(peak, 2),
+            "peak_memory_gib": round(peak, 2),
             "fold_seconds_by_variant": {
                 k: round(v, 1)
                 for k, v in per_variant_seconds(os.path.join(out, "run")).items()
             },
             "results_md": os.path.join(out, "RESULTS.md"),
         }
-        print(f"{phase}: {wall / 60:.1f} min, peak RSS {peak:.2f} GiB", flush=True)
+        print(f"{phase}: {wall / 60:.1f} min, peak memory {peak:.2f} GiB", flush=True)
 
     print(format_results(results))
     if args.json:
@@ -266,7 +285,7 @@ def format_results(r):
         f"{r['corpus']['clips']} synthetic clips of ~{r['corpus']['clip_seconds']} s; "
         f"--jobs {r['jobs']}",
         "",
-        "| run | wall time (min) | peak RSS (GiB) | fold seconds by variant "
+        "| run | wall time (min) | peak memory (GiB) | fold seconds by variant "
         "(summed over workers) |",
         "| --- | ---: | ---: | --- |",
     ]
@@ -274,7 +293,7 @@ def format_results(r):
         by = ", ".join(f"{k} {v / 60:.1f} min"
                        for k, v in run["fold_seconds_by_variant"].items())
         lines.append(f"| {phase} | {run['wall_seconds'] / 60:.1f} | "
-                     f"{run['peak_rss_gib']:.2f} | {by} |")
+                     f"{run["peak_memory_gib"]:.2f} | {by} |")
     return "\n".join(lines)
 
 

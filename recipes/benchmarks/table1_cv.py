@@ -293,7 +293,7 @@ def format_results(r):
         by = ", ".join(f"{k} {v / 60:.1f} min"
                        for k, v in run["fold_seconds_by_variant"].items())
         lines.append(f"| {phase} | {run['wall_seconds'] / 60:.1f} | "
-                     f"{run["peak_memory_gib"]:.2f} | {by} |")
+                     f"{run['peak_memory_gib']:.2f} | {by} |")
     return "\n".join(lines)
 
 

@@ -276,15 +276,11 @@ def load_clips(files, labels=None, preprocessing=None, progress=False, workers=N
     if workers is None:
         workers = min(8, os.cpu_count() or 1)
     workers = max(1, min(int(workers), len(described) or 1))
-    if workers == 1:
-        loaded = map(load, described)
-        return list(_progress(loaded, progress, desc="loading audio", unit="clip",
-                              total=len(described)))
     import concurrent.futures
 
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         # `map` yields in order and re-raises the first failure in order.
-        loaded = pool.map(load, described)
+        loaded = pool.map(load, described) if workers > 1 else map(load, described)
         return list(_progress(loaded, progress, desc="loading audio", unit="clip",
                               total=len(described)))
 

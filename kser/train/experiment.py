@@ -378,12 +378,7 @@ class Experiment:
         cache = self.cache(config)
         noise = None
         if config.augment:
-            noise = NoiseAugmentation(
-                snr_db=config.snr_db,
-                mode="cached",
-                copies=config.noise_copies,
-                seed=config.seed,
-            )
+            noise = _noise(config, "cached")
         x_train, y_train = cache.extract_training(train_files, noise)
         train = _as_head_input(
             feature_dataset(
@@ -414,12 +409,7 @@ class Experiment:
         preprocessing = Preprocessing(max_seconds=config.max_seconds)
         noise = None
         if config.augment:
-            noise = NoiseAugmentation(
-                snr_db=config.snr_db,
-                mode="online",
-                copies=config.noise_copies,
-                seed=config.seed,
-            )
+            noise = _noise(config, "online")
 
         def dataset(files, training):
             clips = load_clips(files, preprocessing=preprocessing)
@@ -519,12 +509,7 @@ class Experiment:
             )
             entry["clean"].update(train + val + test)
             if config.augment:
-                noise = NoiseAugmentation(
-                    snr_db=config.snr_db,
-                    mode="cached",
-                    copies=config.noise_copies,
-                    seed=config.seed,
-                )
+                noise = _noise(config, "cached")
                 key = (noise.snr_db, noise.seed, tuple(noise.copy_indices))
                 entry["noisy"].setdefault(key, (noise, set()))[1].update(train)
         for entry in wanted.values():
@@ -670,14 +655,11 @@ def _init_worker(state):
 
 
 def _worker_run_fold(config, fold_index):
-    import gc
-
     import keras
 
     # A worker trains many folds: drop the previous fold's models, compiled
     # functions and datasets so that its memory stays one fold's worth.
     keras.backend.clear_session()
-    gc.collect()
     _release_memory()
     experiment = _WORKER["experiment"]
     config = TrainConfig.from_dict(config)
@@ -738,6 +720,16 @@ def collect_results(out_dir):
             if result is not None:
                 results.append(result)
     return results
+
+
+def _noise(config, mode):
+    """The `NoiseAugmentation` of an augmented variant's config."""
+    return NoiseAugmentation(
+        snr_db=config.snr_db,
+        mode=mode,
+        copies=config.noise_copies,
+        seed=config.seed,
+    )
 
 
 def _prepare(plan, train, val):

@@ -21,6 +21,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import machine_line  # noqa: E402
+from _common import random_transformers_hubert  # noqa: E402
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -38,19 +43,6 @@ def parse_args(argv=None):
                         help="skip transformers (kser only)")
     parser.add_argument("--json", help="also write the results here")
     return parser.parse_args(argv)
-
-
-def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
 
 
 def timed(fn, repeats):
@@ -72,20 +64,8 @@ def main(argv=None):
     import transformers
 
     from kser.convert.transformers import load_transformers_checkpoint
-    from kser.models import backbone_presets
 
-    config = backbone_presets[args.preset]["config"]
-    hf_config = transformers.HubertConfig(
-        hidden_size=config["hidden_dim"],
-        num_hidden_layers=config["num_layers"],
-        num_attention_heads=config["num_heads"],
-        intermediate_size=config["intermediate_dim"],
-        feat_extract_norm=config["feature_norm"],
-        do_stable_layer_norm=config["normalize_first"],
-        conv_bias=config["conv_bias"],
-    )
-    torch.manual_seed(0)
-    hf_model = transformers.HubertModel(hf_config).eval()
+    hf_model = random_transformers_hubert(args.preset)
     samples = int(args.seconds * 16000)
     rng = np.random.default_rng(0)
     waveform = rng.standard_normal((args.batch_size, samples)).astype("float32")
@@ -109,7 +89,7 @@ def main(argv=None):
 
     kser_best, kser_times = timed(run_kser, args.repeats)
     results = {
-        "machine": machine(),
+        "machine": machine_line(),
         "python": platform.python_version(),
         "versions": {
             "keras": keras.__version__,

@@ -52,8 +52,9 @@ def main(argv=None):
     sys.path.insert(0, ROOT)
     os.environ.setdefault("KERAS_BACKEND", "jax")
     sys.path.insert(0, HERE)
-    from table1_cv import machine
-    from table1_cv import versions
+    from _common import machine
+    from _common import random_transformers_hubert
+    from _common import versions
 
     import keras
     import numpy as np
@@ -69,7 +70,6 @@ def main(argv=None):
     from kser.data.synthetic import write_corpus
     from kser.errors import DataError
     from kser.models import HubertBackbone
-    from kser.models import backbone_presets
     from kser.models.hubert_layers import normalize_waveform
 
     work = os.path.abspath(args.work)
@@ -87,18 +87,7 @@ def main(argv=None):
     import torch
     import transformers
 
-    config = backbone_presets[args.preset]["config"]
-    hf_config = transformers.HubertConfig(
-        hidden_size=config["hidden_dim"],
-        num_hidden_layers=config["num_layers"],
-        num_attention_heads=config["num_heads"],
-        intermediate_size=config["intermediate_dim"],
-        feat_extract_norm=config["feature_norm"],
-        do_stable_layer_norm=config["normalize_first"],
-        conv_bias=config["conv_bias"],
-    )
-    torch.manual_seed(0)
-    hf_model = transformers.HubertModel(hf_config).eval()
+    hf_model = random_transformers_hubert(args.preset)
     with tempfile.TemporaryDirectory() as tmp:
         hf_model.save_pretrained(tmp)
         dtype = "mixed_bfloat16" if args.dtype == "bfloat16" else "float32"
@@ -114,11 +103,13 @@ def main(argv=None):
     # --- kser: an empty FeatureCache, every stage timed -----------------
     timers = collections.Counter()
     original_load = fc.load_clips
+    loaded = []  # the clips the cache decoded, for the audio duration
 
     def timed_load(*a, **k):
         start = time.perf_counter()
         out = original_load(*a, **k)
         timers["decode + resample"] += time.perf_counter() - start
+        loaded.extend(out)
         return out
 
     fc.load_clips = timed_load
@@ -166,8 +157,9 @@ def main(argv=None):
     cache.extract(files)
     kser_total = time.perf_counter() - start
     fc.load_clips = original_load
-    clips = load_clips(files, preprocessing=preprocessing)
-    audio_seconds = sum(min(len(c.waveform), preprocessing.max_samples) for c in clips) / 16000
+    audio_seconds = sum(
+        min(len(c.waveform), preprocessing.max_samples) for c in loaded
+    ) / preprocessing.sample_rate
     kser_stages = {k: round(v, 1) for k, v in timers.items() if k != "backbone calls"}
     kser_stages["other (hashing, batching, bookkeeping)"] = round(
         kser_total - sum(v for k, v in timers.items() if k != "backbone calls"), 1
@@ -198,7 +190,6 @@ def main(argv=None):
             feature_size=1, sampling_rate=16000, padding_value=0.0,
             do_normalize=True, return_attention_mask=True,
         )
-        order = sorted(range(len(clips)), key=lambda i: len(clips[i].waveform))
         out_dir = os.path.join(work, "transformers_features")
         shutil.rmtree(out_dir, ignore_errors=True)
         os.makedirs(out_dir)
@@ -206,6 +197,7 @@ def main(argv=None):
         start = time.perf_counter()
         decoded = load_clips(files, preprocessing=preprocessing)
         peer["decode + resample"] = time.perf_counter() - start
+        order = sorted(range(len(decoded)), key=lambda i: len(decoded[i].waveform))
         for b in range(0, len(order), args.batch_size):
             rows = order[b:b + args.batch_size]
             t0 = time.perf_counter()
@@ -245,10 +237,10 @@ def main(argv=None):
 
 
 def format_results(r):
-    m = r["machine"]
+    from _common import machine_line
+
     lines = [
-        f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
-        f"Python {m['python']}",
+        f"machine: {machine_line(r['machine'])}",
         "versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()),
         f"{r['clips']} clips ({r['audio_seconds']} audio-s after the crop) at "
         f"{r['corpus_sample_rate']} Hz; {r['preset']}, {r['dtype']}, batch "

@@ -26,7 +26,6 @@ environment) is at WORK/cold/RESULTS.md. The backend is Keras's
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -34,6 +33,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from _common import machine  # noqa: E402
+from _common import machine_line  # noqa: E402
+from _common import versions  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -53,45 +57,6 @@ def parse_args(argv=None):
                         "default 2, the cores of the reference machine.")
     parser.add_argument("--json", help="Also write the figures here.")
     return parser.parse_args(argv)
-
-
-def machine():
-    import multiprocessing
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    memory = None
-    try:
-        with open("/proc/meminfo") as f:
-            memory = int(f.readline().split()[1]) / 2**20
-    except (OSError, ValueError, IndexError):
-        pass
-    return {
-        "cpu": cpu,
-        "cores": multiprocessing.cpu_count(),
-        "memory_gib": round(memory, 1) if memory else None,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
-def versions():
-    from importlib import metadata
-
-    out = {}
-    for name in ("kser", "keras", "keras-hub", "jax", "tensorflow", "numpy"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def ensure_corpus(path, actors, clip_seconds):
@@ -276,10 +241,8 @@ def main(argv=None):
 
 
 def format_results(r):
-    m = r["machine"]
     lines = [
-        f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
-        f"Python {m['python']}",
+        f"machine: {machine_line(r['machine'])}",
         "versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()),
         f"backend: {r['backend']}; backbone: {r['preset']}; corpus: "
         f"{r['corpus']['clips']} synthetic clips of ~{r['corpus']['clip_seconds']} s; "

@@ -1,0 +1,71 @@
+"""Helpers shared by the benchmark scripts: machine, versions, peer model."""
+
+import multiprocessing
+import platform
+
+
+def machine():
+    """dict. CPU model, cores, memory (GiB), Python and platform."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    memory = None
+    try:
+        with open("/proc/meminfo") as f:
+            memory = int(f.readline().split()[1]) / 2**20
+    except (OSError, ValueError, IndexError):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": multiprocessing.cpu_count(),
+        "memory_gib": round(memory, 1) if memory else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def machine_line(m=None):
+    """str. `machine()` in one line."""
+    m = m or machine()
+    return f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}"
+
+
+def versions(names=("kser", "keras", "keras-hub", "jax", "tensorflow", "numpy")):
+    """dict. Installed versions of some distributions (None if absent)."""
+    from importlib import metadata
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def random_transformers_hubert(preset, seed=0):
+    """A transformers `HubertModel` with random weights of a kser preset's
+    architecture, in eval mode: the peer both benchmarks compare with."""
+    import torch
+    import transformers
+
+    from kser.models import backbone_presets
+
+    config = backbone_presets[preset]["config"]
+    hf_config = transformers.HubertConfig(
+        hidden_size=config["hidden_dim"],
+        num_hidden_layers=config["num_layers"],
+        num_attention_heads=config["num_heads"],
+        intermediate_size=config["intermediate_dim"],
+        feat_extract_norm=config["feature_norm"],
+        do_stable_layer_norm=config["normalize_first"],
+        conv_bias=config["conv_bias"],
+    )
+    torch.manual_seed(seed)
+    return transformers.HubertModel(hf_config).eval()

@@ -184,6 +184,10 @@ def _train_options(function):
                                         "once (default); online: end to end."),
         click.option("--distribute", type=click.Choice(["auto", "none", "data-parallel"]),
                      default=None, help="Data parallelism over local devices."),
+        click.option("--group-by-length/--no-group-by-length", default=None,
+                     help="Batch training clips of nearly equal length "
+                          "together (default; less padding, faster). "
+                          "--no-group-by-length shuffles clips freely."),
         click.option("--config", "config_file", type=click.Path(dir_okay=False),
                      default=None, help="JSON/YAML file of config values; "
                                         "options given here override it."),
@@ -200,7 +204,7 @@ def _train_options(function):
 
 _CONFIG_KEYS = ("preset", "protocol", "epochs", "batch_size", "learning_rate",
                 "seed", "max_seconds", "dtype", "layers", "augment", "snr_db",
-                "mode", "distribute")
+                "mode", "distribute", "group_by_length")
 
 
 def _configs(variants, config_file, options):

@@ -34,6 +34,11 @@ DEFAULT_MAX_SECONDS = 6.0
 DEFAULT_SNR_DB = 20.0
 CROP_POLICIES = ("center", "start")
 NOISE_MODES = ("online", "cached")
+# Length-grouped batching sorts pools of this many batches by length (as
+# transformers' `group_by_length` "megabatches"): large enough that a batch
+# holds clips of nearly one length, small enough that the pools of an epoch
+# still mix.
+GROUP_POOL_BATCHES = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -393,6 +398,79 @@ def _check_clips(clips):
     return clips
 
 
+def length_grouped_order(lengths, batch_size, seed=0, epoch=0,
+                         pool_batches=GROUP_POOL_BATCHES):
+    """One epoch's element order for length-grouped batches.
+
+    The elements are shuffled, cut into pools of `pool_batches * batch_size`,
+    each pool is sorted by length (a stable sort, so equal lengths keep
+    their shuffled order) and cut into batches, and the full batches are
+    shuffled. Consecutive runs of `batch_size` elements of the result are
+    the batches; only the last one can be short. A batch then holds clips
+    of nearly equal length, so padding it to its longest clip wastes little.
+
+    Args:
+        lengths: sequence of int. Length of each element (any unit).
+        batch_size: int. Elements per batch.
+        seed: int. Seed of the run.
+        epoch: int. Seed of this epoch (a fresh draw every epoch).
+        pool_batches: int. Batches per sorted pool.
+
+    Returns:
+        int64 array, a permutation of `range(len(lengths))`.
+    """
+    lengths = np.asarray(lengths, np.int64)
+    n = len(lengths)
+    rng = np.random.default_rng([int(seed) & 0x7FFFFFFF, int(epoch) & 0x7FFFFFFF])
+    order = rng.permutation(n)
+    pool = max(1, int(pool_batches)) * int(batch_size)
+    order = np.concatenate(
+        [
+            chunk[np.argsort(lengths[chunk], kind="stable")]
+            for chunk in np.split(order, np.arange(pool, n, pool))
+        ]
+    ) if n else order
+    full = n // int(batch_size)
+    batches = order[: full * batch_size].reshape(full, batch_size)
+    batches = batches[rng.permutation(full)]
+    return np.concatenate([batches.reshape(-1), order[full * batch_size :]]).astype(
+        np.int64
+    )
+
+
+def _grouped_positions(tf, lengths, batch_size, seed):
+    """A dataset of element positions in length-grouped order, drawn anew
+    every epoch (every iteration of the dataset), reproducibly from `seed`."""
+    lengths = np.asarray(lengths, np.int64)
+    n = len(lengths)
+    draws = tf.data.Dataset.random(
+        seed=(int(seed) * 7_919 + 104_729) & 0x7FFFFFFF,
+        rerandomize_each_iteration=True,
+    ).take(1)
+
+    def order(draw):
+        return length_grouped_order(lengths, batch_size, seed, int(draw))
+
+    def epoch_order(draw):
+        positions = tf.numpy_function(order, [draw], tf.int64, stateful=False)
+        return tf.ensure_shape(positions, [n])
+
+    return draws.map(epoch_order).unbatch()
+
+
+def _pad_frames_to_multiple(tf, x, key, mask_key, multiple):
+    """Pad a batch's time axis (axis 1) with zeros up to a multiple."""
+    if not multiple:
+        return x
+    x = dict(x)
+    frames = tf.shape(x[mask_key])[1]
+    pad = (multiple - frames % multiple) % multiple
+    x[mask_key] = tf.pad(x[mask_key], [[0, 0], [0, pad]])
+    rank = len(x[key].shape)
+    x[key] = tf.pad(x[key], [[0, 0], [0, pad]] + [[0, 0]] * (rank - 2))
+    return x
+
+
 def make_dataset(
     clips,
     batch_size=8,
@@ -404,6 +482,9 @@ def make_dataset(
     bucket_boundaries=None,
     pad_to_max=False,
     drop_remainder=False,
+    group_by_length=False,
+    length_fn=None,
+    pad_multiple=None,
 ):
     """A batched `tf.data.Dataset` of waveforms and labels.
 
@@ -430,6 +511,18 @@ def make_dataset(
         pad_to_max: bool. Pad every batch to `preprocessing.max_seconds`
             (static shapes, e.g. for TPUs). Ignored with bucketing.
         drop_remainder: bool. Drop a last, smaller batch.
+        group_by_length: bool. With shuffling, batch clips of nearly equal
+            length together (see `length_grouped_order`): each epoch is
+            still a fresh shuffle, but padding a batch to its longest clip
+            wastes little. Batch sizes stay `batch_size` (only the last
+            batch can be short). `feature_dataset` does the same with the
+            same seed, so cached-feature and end-to-end training see the
+            same batches when `length_fn` maps samples to frames.
+        length_fn: callable or None. Maps an int64 array of clip lengths in
+            samples (after cropping) to the lengths to group by, e.g.
+            `backbone.num_frames`. None groups by samples.
+        pad_multiple: int or None. Pad each batch further, up to a multiple
+            of this many samples: fewer distinct shapes to compile.
 
     Returns:
         A `tf.data.Dataset`, prefetched.
@@ -459,6 +552,8 @@ def make_dataset(
     max_samples = preprocessing.max_samples
     if pad_to_max and max_samples is None:
         raise DataError("pad_to_max needs max_seconds")
+    if group_by_length and bucket_boundaries:
+        raise DataError("choose group_by_length or bucket_boundaries, not both")
 
     cropped = []
     for clip in clips:
@@ -482,11 +577,19 @@ def make_dataset(
     copies = noise.copy_indices if noise is not None else (0,)
     clip_index = np.repeat(np.arange(len(clips), dtype=np.int64), len(copies))
     copy_index = np.tile(np.asarray(copies, np.int64), len(clips))
-    ds = tf.data.Dataset.from_tensor_slices((clip_index, copy_index))
-    if shuffle:
-        ds = ds.shuffle(
-            len(clip_index), seed=seed, reshuffle_each_iteration=True
+    if shuffle and group_by_length:
+        keys = lengths if length_fn is None else np.asarray(length_fn(lengths))
+        clip_index_t = tf.constant(clip_index)
+        copy_index_t = tf.constant(copy_index)
+        ds = _grouped_positions(tf, keys[clip_index], batch_size, seed).map(
+            lambda j: (clip_index_t[j], copy_index_t[j])
         )
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((clip_index, copy_index))
+        if shuffle:
+            ds = ds.shuffle(
+                len(clip_index), seed=seed, reshuffle_each_iteration=True
+            )
 
     normalize = bool(preprocessing.normalize)
     if noise is not None and noise.mode == "online":
@@ -573,6 +676,14 @@ def make_dataset(
             padding_values=padding_values,
             drop_remainder=drop_remainder,
         )
+        if pad_multiple and not pad_to_max:
+            multiple = int(pad_multiple)
+            ds = ds.map(
+                lambda x, y: (
+                    _pad_frames_to_multiple(tf, x, "waveform", "padding_mask", multiple),
+                    y,
+                )
+            )
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -649,6 +760,8 @@ def feature_dataset(
     shuffle=False,
     seed=0,
     drop_remainder=False,
+    group_by_length=False,
+    pad_multiple=None,
 ):
     """Batches of cached backbone features for training a head.
 
@@ -661,6 +774,12 @@ def feature_dataset(
         shuffle: bool. Shuffle every epoch.
         seed: int. Shuffling seed.
         drop_remainder: bool. Drop a last, smaller batch.
+        group_by_length: bool. With shuffling, batch clips of nearly equal
+            frame counts together (see `length_grouped_order`; the same
+            batches as `make_dataset(..., group_by_length=True,
+            length_fn=backbone.num_frames)` with the same seed).
+        pad_multiple: int or None. Pad each batch's frames further, up to a
+            multiple of this: fewer distinct shapes to compile.
 
     Returns:
         A `tf.data.Dataset` of `({"sequence_output": [batch, frames, hidden]
@@ -695,9 +814,13 @@ def feature_dataset(
     label_tensor = tf.constant(np.asarray(labels, np.int32))
     inner = list(rows[0].shape[1:])
 
-    ds = tf.data.Dataset.range(len(rows))
-    if shuffle:
-        ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
+    if shuffle and group_by_length:
+        frames = [row.shape[0] for row in rows]
+        ds = _grouped_positions(tf, frames, batch_size, seed)
+    else:
+        ds = tf.data.Dataset.range(len(rows))
+        if shuffle:
+            ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
 
     def fetch(i):
         return rows[int(i)]
@@ -722,6 +845,14 @@ def feature_dataset(
         ),
         drop_remainder=drop_remainder,
     )
+    if pad_multiple:
+        multiple = int(pad_multiple)
+        ds = ds.map(
+            lambda x, y: (
+                _pad_frames_to_multiple(tf, x, key, "frame_padding_mask", multiple),
+                y,
+            )
+        )
     if ndim == 3:
 
         def to_layers_first(x, y):

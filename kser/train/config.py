@@ -54,6 +54,11 @@ class TrainConfig:
         mode: str. `cached` (backbone features computed once, on disk) or
             `online` (backbone in every step, fresh noise every epoch).
         distribute: str. `auto`, `none` or `data-parallel`.
+        group_by_length: bool. Batch training clips of nearly equal length
+            together (a fresh shuffle every epoch, then sorted pools of 50
+            batches, batch order shuffled), so a batch is padded little;
+            the same batches in cached and online mode. False shuffles
+            clips freely (every batch padded to its longest clip).
     """
 
     variant: str = "lstm"
@@ -74,6 +79,7 @@ class TrainConfig:
     lstm_units: int = 256
     mode: str = "cached"
     distribute: str = "none"
+    group_by_length: bool = True
 
     def __post_init__(self):
         if self.variant not in VARIANTS:

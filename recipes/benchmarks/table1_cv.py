@@ -117,6 +117,11 @@ def _tree_memory(root_pid):
     Summed as PSS, so libraries that every worker maps (TensorFlow, jaxlib)
     count once, not once per process as summed RSS would.
     """
+    return sum(_tree_memory_by_process(root_pid).values())
+
+
+def _tree_memory_by_process(root_pid):
+    """`{pid: memory}` of a process and all its descendants (PSS)."""
     children = {}
     page = os.sysconf("SC_PAGE_SIZE")
     for name in os.listdir("/proc"):
@@ -128,12 +133,12 @@ def _tree_memory(root_pid):
         except (OSError, IndexError):
             continue
         children.setdefault(int(fields[1]), []).append(int(name))
-    total, stack = 0, [root_pid]
+    memory, stack = {}, [root_pid]
     while stack:
         pid = stack.pop()
-        total += _memory(pid, page)
+        memory[pid] = _memory(pid, page)
         stack.extend(children.get(pid, []))
-    return total
+    return memory
 
 
 def timed_run(argv, log_path):
@@ -145,7 +150,7 @@ def timed_run(argv, log_path):
     """
     import threading
 
-    peak = {"tree": 0}
+    peak = {"tree": 0, "main": 0, "worker": 0}
     started = time.perf_counter()
     with open(log_path, "w") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
@@ -154,7 +159,13 @@ def timed_run(argv, log_path):
 
         def sample():
             while not stop.wait(0.2):
-                peak["tree"] = max(peak["tree"], _tree_memory(process.pid))
+                memory = _tree_memory_by_process(process.pid)
+                peak["tree"] = max(peak["tree"], sum(memory.values()))
+                peak["main"] = max(peak["main"], memory.pop(process.pid, 0))
+                peak["worker"] = max([peak["worker"], *memory.values()])
+                if memory and "workers_from" not in peak:
+                    # Workers start once every feature is extracted.
+                    peak["workers_from"] = time.perf_counter() - started
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -166,7 +177,12 @@ def timed_run(argv, log_path):
     if code != 0:
         raise SystemExit(f"{' '.join(argv)} failed (exit {code}); see {log_path}")
     # ru_maxrss is in KiB on Linux.
-    return wall, max(usage.ru_maxrss * 1024, peak["tree"]) / 2**30
+    detail = {
+        "peak_main_gib": round(max(usage.ru_maxrss * 1024, peak["main"]) / 2**30, 2),
+        "peak_one_worker_gib": round(peak["worker"] / 2**30, 2),
+        "workers_started_after_seconds": round(peak.get("workers_from", wall), 1),
+    }
+    return wall, max(usage.ru_maxrss * 1024, peak["tree"]) / 2**30, detail
 
 
 def per_variant_seconds(run_dir):
@@ -221,10 +237,11 @@ def main(argv=None):
         if phase == "cold":
             shutil.rmtree(cache, ignore_errors=True)
         print(f"{phase}: running Table I (log: {out}.log)", flush=True)
-        wall, peak = timed_run(recipe + ["--out", out], out + ".log")
+        wall, peak, detail = timed_run(recipe + ["--out", out], out + ".log")
         results["runs"][phase] = {
             "wall_seconds": round(wall, 1),
             "peak_memory_gib": round(peak, 2),
+            **detail,
             "fold_seconds_by_variant": {
                 k: round(v, 1)
                 for k, v in per_variant_seconds(os.path.join(out, "run")).items()
@@ -248,15 +265,18 @@ def format_results(r):
         f"{r['corpus']['clips']} synthetic clips of ~{r['corpus']['clip_seconds']} s; "
         f"--jobs {r['jobs']}",
         "",
-        "| run | wall time (min) | peak memory (GiB) | fold seconds by variant "
+        "| run | wall time (min) | workers start (min) | peak memory (GiB) "
+        "| peak main / one worker (GiB) | fold seconds by variant "
         "(summed over workers) |",
-        "| --- | ---: | ---: | --- |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for phase, run in r["runs"].items():
         by = ", ".join(f"{k} {v / 60:.1f} min"
                        for k, v in run["fold_seconds_by_variant"].items())
         lines.append(f"| {phase} | {run['wall_seconds'] / 60:.1f} | "
-                     f"{run['peak_memory_gib']:.2f} | {by} |")
+                     f"{run['workers_started_after_seconds'] / 60:.1f} | "
+                     f"{run['peak_memory_gib']:.2f} | {run['peak_main_gib']:.2f} / "
+                     f"{run['peak_one_worker_gib']:.2f} | {by} |")
     return "\n".join(lines)
 
 

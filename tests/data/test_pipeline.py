@@ -7,6 +7,7 @@ from kser.data.pipeline import NoiseAugmentation
 from kser.data.pipeline import Preprocessing
 from kser.data.pipeline import feature_dataset
 from kser.data.pipeline import fold_datasets
+from kser.data.pipeline import length_grouped_order
 from kser.data.pipeline import load_clips
 from kser.data.pipeline import make_dataset
 from kser.data.pipeline import prepare_waveform
@@ -111,6 +112,100 @@ def test_bucketing_cuts_padding(clips):
     for wave, mask, _ in batches(bucketed):
         assert wave.shape[1] in allowed
         assert mask.sum(axis=1).max() <= wave.shape[1]
+
+
+def test_length_grouped_order_sorts_pools_and_shuffles_batches():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(50, 300, size=1005)
+    order = length_grouped_order(lengths, batch_size=16, seed=3, epoch=1,
+                                 pool_batches=10)
+    assert sorted(order.tolist()) == list(range(1005))  # each element once
+    np.testing.assert_array_equal(
+        order, length_grouped_order(lengths, 16, seed=3, epoch=1, pool_batches=10)
+    )
+    assert not np.array_equal(
+        order, length_grouped_order(lengths, 16, seed=3, epoch=2, pool_batches=10)
+    )
+    assert not np.array_equal(
+        order, length_grouped_order(lengths, 16, seed=4, epoch=1, pool_batches=10)
+    )
+    # Full batches hold nearly equal lengths: padding to the longest wastes
+    # far less than random batches do.
+    full = order[: 1005 // 16 * 16].reshape(-1, 16)
+    grouped_pad = sum(lengths[b].max() - lengths[b] for b in full).sum()
+    random_pad = sum(
+        lengths[b].max() - lengths[b] for b in rng.permutation(1005)[:992].reshape(-1, 16)
+    ).sum()
+    assert grouped_pad < random_pad / 5
+    for b in full:
+        assert np.all(np.diff(np.sort(lengths[b])) >= 0)
+    # The batch order is shuffled: not sorted from short to long.
+    firsts = [lengths[b].min() for b in full]
+    assert firsts != sorted(firsts)
+    # Only the last batch can be short (here 1005 % 16 = 13 elements).
+    assert len(order) - len(full) * 16 == 13
+
+
+def _index_clips(count, seed=0):
+    """Clips whose samples all equal their index + 1, of varied lengths."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(400, 4000, size=count)
+    return [
+        Clip.from_array(np.full(n, i + 1, np.float32), label=i % 8, name=f"c{i}")
+        for i, n in enumerate(lengths)
+    ]
+
+
+def test_grouped_waveform_and_feature_batches_match():
+    """Cached-feature and waveform training see the same batches."""
+    from kser.models.hubert_layers import conv_output_length
+
+    clips = _index_clips(150)
+    pre = Preprocessing(max_seconds=None)
+
+    def num_frames(samples):
+        return conv_output_length(samples, [10, 3, 3, 3, 3, 2, 2], [5, 2, 2, 2, 2, 2, 2])
+
+    waves = make_dataset(clips, batch_size=16, training=True, preprocessing=pre,
+                         seed=5, group_by_length=True, length_fn=num_frames,
+                         pad_multiple=8000)
+    feats = [np.full((num_frames(len(c.waveform)), 3), i + 1, np.float32)
+             for i, c in enumerate(clips)]
+    features = feature_dataset(feats, [c.label for c in clips], batch_size=16,
+                               shuffle=True, seed=5, group_by_length=True,
+                               pad_multiple=50)
+
+    def wave_ids(ds):
+        return [[int(w[0]) for w in x["waveform"].numpy()] for x, _ in ds]
+
+    def feature_ids(ds):
+        out = []
+        for x, _ in ds:
+            assert x["sequence_output"].shape[1] % 50 == 0
+            out.append([int(f[0, 0]) for f in x["sequence_output"].numpy()])
+        return out
+
+    epochs_w = [wave_ids(waves) for _ in range(2)]
+    epochs_f = [feature_ids(features) for _ in range(2)]
+    assert epochs_w == epochs_f
+    assert epochs_w[0] != epochs_w[1]  # a fresh order every epoch
+    for epoch in epochs_w:
+        assert sorted(i for b in epoch for i in b) == list(range(1, 151))
+        assert [len(b) for b in epoch] == [16] * 9 + [6]
+    for x, _ in waves:
+        assert x["waveform"].shape[1] % 8000 == 0
+    # Less padding than freely shuffled batches.
+    plain = make_dataset(clips, batch_size=16, training=True, preprocessing=pre, seed=5)
+
+    def padding(ds):
+        return sum(int((1 - x["padding_mask"].numpy()).sum()) for x, _ in ds)
+
+    grouped = make_dataset(clips, batch_size=16, training=True, preprocessing=pre,
+                           seed=5, group_by_length=True)
+    assert padding(grouped) < padding(plain) / 3
+    with pytest.raises(DataError, match="not both"):
+        make_dataset(clips, batch_size=16, training=True, group_by_length=True,
+                     bucket_boundaries=[0.1])
 
 
 def test_shuffle_is_seeded_and_reshuffles(clips):

@@ -52,8 +52,12 @@ def _history(path):
     return rows[0], np.array(rows[1:], dtype=float)
 
 
-@pytest.mark.parametrize("variant", ["dense", "lstm"])
-def test_cached_and_online_paths_give_the_same_numbers(index, tmp_path, variant):
+@pytest.mark.parametrize(
+    "variant,group_by_length", [("dense", True), ("lstm", True), ("lstm", False)]
+)
+def test_cached_and_online_paths_give_the_same_numbers(
+    index, tmp_path, variant, group_by_length
+):
     from kser.data.folds import get_fold
 
     fold = get_fold("paper", 1)
@@ -63,7 +67,8 @@ def test_cached_and_online_paths_give_the_same_numbers(index, tmp_path, variant)
         experiment = Experiment(
             index, backbone, str(tmp_path / mode), progress=False
         )
-        results[mode] = experiment.run_fold(_config(variant=variant, mode=mode), fold)
+        config = _config(variant=variant, mode=mode, group_by_length=group_by_length)
+        results[mode] = experiment.run_fold(config, fold)
     cached, online = results["cached"], results["online"]
     assert cached["accuracy"] == online["accuracy"]
     assert cached["best_epoch"] == online["best_epoch"]
@@ -256,12 +261,13 @@ def test_cli_train_end_to_end_with_converted_preset(corpus, tmp_path):
         main,
         ["train", "--data", corpus, "--preset", preset, "--variant", "lstm",
          "--fold", "1", "--epochs", "1", "--batch-size", "8",
-         "--max-seconds", "1", "--out", str(out)],
+         "--max-seconds", "1", "--no-group-by-length", "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
     assert "| 1 |" in result.output
     run_config = json.loads((out / "run_config.json").read_text())
     assert run_config["configs"][0]["variant"] == "lstm"
+    assert run_config["configs"][0]["group_by_length"] is False
     assert "git_revision" in run_config["environment"]
     model_path = out / "lstm" / "fold_01" / "model.keras"
     assert model_path.exists()

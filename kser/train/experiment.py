@@ -579,6 +579,8 @@ class Experiment:
             "fingerprint": self.fingerprint(),
             "hidden_dim": int(self.backbone.hidden_dim),
             "num_layers": int(self.backbone.num_layers),
+            # Next to the features, so a later run over them reuses it.
+            "compilation_cache": os.path.join(self.cache_dir, "xla_programs"),
         }
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(
@@ -655,11 +657,30 @@ def _backend_name():
     return keras.backend.backend()
 
 
+def _use_compilation_cache(directory):
+    """Share compiled XLA programs between workers, folds and runs (JAX).
+
+    Every fold of a variant compiles the same head train step for the same
+    few batch shapes; JAX's persistent cache turns all but the first into
+    a disk read (about 1 s saved per shape and fold on a 2-core CPU). Left
+    alone where the user configured a cache of their own.
+    """
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return
+    os.makedirs(directory, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 def _init_worker(state):
     os.environ["KERAS_BACKEND"] = state["backend"]
     from kser.backend import import_keras_quietly
 
     import_keras_quietly()
+    if state["backend"] == "jax" and state.get("compilation_cache"):
+        _use_compilation_cache(state["compilation_cache"])
     _WORKER["experiment"] = Experiment(
         state["files"],
         BackboneShape(state["hidden_dim"], state["num_layers"]),

@@ -173,6 +173,9 @@ def test_parallel_heads_give_the_sequential_numbers(index, tmp_path):
         )
         summary = experiment.run_cv(configs, folds=[1, 2], jobs=jobs)
         assert [row["fold"] for row in summary["rows"]] == [1, 2]
+    if keras.backend.backend() == "jax":
+        # The workers shared compiled programs through the cache folder.
+        assert os.listdir(tmp_path / "cache2" / "xla_programs")
     for variant in ("dense-aug", "lstm"):
         for fold in (1, 2):
             par = _fold_outputs(tmp_path / "jobs2", variant, fold)

@@ -213,6 +213,25 @@ def convert_backbone_config(hf_config):
     }
 
 
+def transformers_config_kwargs(preset):
+    """`transformers.HubertConfig` keyword arguments of a kser preset's
+    architecture (the inverse of `convert_backbone_config`), to build the
+    matching transformers model, e.g. with random weights for a comparison.
+    """
+    from kser.models import backbone_presets
+
+    config = backbone_presets[preset]["config"]
+    return {
+        "hidden_size": config["hidden_dim"],
+        "num_hidden_layers": config["num_layers"],
+        "num_attention_heads": config["num_heads"],
+        "intermediate_size": config["intermediate_dim"],
+        "feat_extract_norm": config["feature_norm"],
+        "do_stable_layer_norm": config["normalize_first"],
+        "conv_bias": config["conv_bias"],
+    }
+
+
 def convert_audio_converter_config(hf_dir):
     """`HubertAudioConverter` arguments from `preprocessor_config.json`.
 

@@ -55,17 +55,8 @@ def random_transformers_hubert(preset, seed=0):
     import torch
     import transformers
 
-    from kser.models import backbone_presets
+    from kser.convert.transformers import transformers_config_kwargs
 
-    config = backbone_presets[preset]["config"]
-    hf_config = transformers.HubertConfig(
-        hidden_size=config["hidden_dim"],
-        num_hidden_layers=config["num_layers"],
-        num_attention_heads=config["num_heads"],
-        intermediate_size=config["intermediate_dim"],
-        feat_extract_norm=config["feature_norm"],
-        do_stable_layer_norm=config["normalize_first"],
-        conv_bias=config["conv_bias"],
-    )
+    hf_config = transformers.HubertConfig(**transformers_config_kwargs(preset))
     torch.manual_seed(seed)
     return transformers.HubertModel(hf_config).eval()

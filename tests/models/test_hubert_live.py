@@ -9,7 +9,7 @@ import pytest
 from keras import ops
 
 from kser.convert.transformers import load_transformers_checkpoint
-from kser.models import backbone_presets
+from kser.convert.transformers import transformers_config_kwargs
 from tests.models.helpers import max_abs_diff
 
 torch = pytest.importorskip("torch")
@@ -23,16 +23,7 @@ VALID = 24000  # the second clip is 1.5 s, padded
 
 
 def _hf_config(name):
-    config = backbone_presets[name]["config"]
-    return transformers.HubertConfig(
-        hidden_size=config["hidden_dim"],
-        num_hidden_layers=config["num_layers"],
-        num_attention_heads=config["num_heads"],
-        intermediate_size=config["intermediate_dim"],
-        feat_extract_norm=config["feature_norm"],
-        do_stable_layer_norm=config["normalize_first"],
-        conv_bias=config["conv_bias"],
-    )
+    return transformers.HubertConfig(**transformers_config_kwargs(name))
 
 
 @pytest.mark.parametrize("name", ["hubert_base_ls960", "hubert_large_ll60k"])

@@ -86,8 +86,8 @@ def convert(hf_dir, out_dir, backend, overwrite):
     HF_DIR holds `config.json` and `model.safetensors` (or a sharded
     safetensors index, or `pytorch_model.bin`), as written by
     `save_pretrained` or downloaded from the hub. OUT_DIR becomes a preset
-    folder that `HubertBackbone.from_preset(OUT_DIR)` and every `--preset`
-    option load.
+    folder that `kser.models.load_backbone(OUT_DIR)` and every `--preset`
+    option load; the family comes from config.json's `model_type`.
     """
     set_backend(backend)
     from kser.convert.transformers import convert_checkpoint
@@ -154,12 +154,15 @@ def _train_options(function):
     options = [
         click.option("--data", "data_dir", required=True,
                      type=click.Path(file_okay=False),
-                     help="RAVDESS folder (Actor_01/... or flat)."),
+                     help="Corpus folder (RAVDESS: Actor_01/... or flat)."),
+        click.option("--corpus", default=None,
+                     help="Corpus of --data (default ravdess); see "
+                          "docs/data.md for the corpora kser reads."),
         click.option("--preset", default="hubert_base_ls960", show_default=True,
                      help="Preset name or folder from `kser convert`."),
-        click.option("--protocol", type=click.Choice(["paper", "emobox"]),
-                     default="paper", show_default=True,
-                     help="paper: Table I's 12 folds; emobox: EmoBox's 6."),
+        click.option("--protocol", default=None,
+                     help="Fold protocol of the corpus (RAVDESS: paper, "
+                          "Table I's 12 folds (default); emobox, EmoBox's 6)."),
         click.option("--epochs", type=int, default=None,
                      help="Training epochs (default 6); the best epoch on "
                           "validation is kept."),
@@ -202,7 +205,7 @@ def _train_options(function):
     return function
 
 
-_CONFIG_KEYS = ("preset", "protocol", "epochs", "batch_size", "learning_rate",
+_CONFIG_KEYS = ("corpus", "preset", "protocol", "epochs", "batch_size", "learning_rate",
                 "seed", "max_seconds", "dtype", "layers", "augment", "snr_db",
                 "mode", "distribute", "group_by_length")
 
@@ -308,10 +311,64 @@ def report(run_dir):
     rewrites the Table I summary (cv_summary.md/.csv/.json).
     """
     from kser.report import format_cv_summary_markdown
-    from kser.train.experiment import rebuild_reports
+    from kser.report import rebuild_reports
 
     summary = rebuild_reports(run_dir)
     click.echo(format_cv_summary_markdown(summary))
+
+
+@main.command()
+@click.argument("recipe_dir", type=click.Path(file_okay=False))
+@click.option("--smoke", is_flag=True,
+              help="Synthetic corpus, tiny random backbone, 1 epoch, few folds.")
+@click.option("--data", type=click.Path(file_okay=False), default=None,
+              help="Corpus folder (needed without --smoke).")
+@click.option("--preset", default=None,
+              help="Converted checkpoint: preset name or folder (default: "
+              "the config's).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Where RESULTS.md and the run go (default: results/ or "
+              "smoke/ beside the config).")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), default=None,
+              help="Training run folder (default OUT/run); finished folds "
+              "with the same config are reused.")
+@click.option("--folds", default=None,
+              help="Comma-separated folds (default: the config's).")
+@click.option("--variants", default=None,
+              help="Comma-separated variants (default: the config's).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Backbone feature cache (default OUT/run/feature_cache).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Folds whose heads train at once in worker processes.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value, e.g. --set train.epochs=3 "
+              "(dotted keys, JSON values; repeatable).")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@backend_option
+def recipe(recipe_dir, smoke, data, preset, out, run_dir, folds, variants,
+           cache_dir, jobs, overrides, quiet, backend):
+    """Run a recipe folder of recipes/ and write its RESULTS.md.
+
+    RECIPE_DIR holds config.json (its own keys over a shared base config).
+    RESULTS.md puts our numbers beside the paper's, with statistics across
+    folds and the environment. Example: kser recipe recipes/table1 --smoke
+    """
+    set_backend(backend)
+    from kser.reproduce.recipe import run_recipe
+
+    given = [("--smoke", smoke), ("--data", data), ("--preset", preset),
+             ("--out", out), ("--run", run_dir), ("--folds", folds),
+             ("--variants", variants), ("--cache-dir", cache_dir),
+             ("--jobs", jobs if jobs != 1 else None)]
+    command = " ".join(
+        ["kser recipe", recipe_dir]
+        + [flag if value is True else f"{flag} {value}"
+           for flag, value in given if value not in (None, False)]
+        + [f"--set {item}" for item in overrides]
+    )
+    run_recipe(recipe_dir, smoke=smoke, data=data, preset=preset, out=out,
+               folds=folds, variants=variants, run=run_dir, cache_dir=cache_dir,
+               jobs=jobs, quiet=quiet, overrides=overrides, command=command)
 
 
 @main.command()
@@ -381,7 +438,7 @@ def predict(inputs, model_path, output_format, window_seconds, hop_seconds,
     set_backend(backend)
     from kser.predict import format_results
     from kser.predict import predict_files
-    from kser.report._io import atomic_write_text
+    from kser.report import atomic_write_text
 
     results = predict_files(
         model_path,

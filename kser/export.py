@@ -24,6 +24,8 @@ import shutil
 import tempfile
 
 from kser.errors import ExportError
+from kser.predict.loader import load_classifier
+from kser.predict.loader import resolve_model_path
 
 SERVE_ENDPOINT = "serve"
 LABELS_ENDPOINT = "labels"
@@ -100,8 +102,7 @@ def _write_archive(model, folder, backend):
 
     kwargs = {}
     if backend == "jax":
-        from kser.predict import min_samples
-
+        shortest = model.backbone.min_samples
         kwargs["jax2tf_kwargs"] = {
             # Inference needs no gradient, and tracing one over the
             # shape-polymorphic time axis does not finish in minutes.
@@ -111,7 +112,7 @@ def _write_archive(model, folder, backend):
             # strided convs (max(0, floor((n - k) / s) + 1), nested) runs
             # for many minutes; with it, it takes a second. A clip must
             # give the backbone at least one frame anyway (400 samples).
-            "polymorphic_constraints": [f"samples >= {min_samples(model)}"],
+            "polymorphic_constraints": [f"samples >= {shortest}"],
         }
     archive.add_endpoint(
         SERVE_ENDPOINT,
@@ -150,7 +151,7 @@ def export_saved_model(model, out_dir, overwrite=False):
 
     Args:
         model: `EmotionClassifier`, or a path for
-            `kser.predict.load_classifier` (a `.keras` file or a run
+            `kser.predict.loader.load_classifier` (a `.keras` file or a run
             folder holding `model.keras`).
         out_dir: str or path-like. The SavedModel folder to create.
         overwrite: bool. Replace `out_dir` if it exists.
@@ -178,8 +179,6 @@ def export_saved_model(model, out_dir, overwrite=False):
     ```
     """
     if not hasattr(model, "label_names"):
-        from kser.predict import resolve_model_path
-
         resolve_model_path(model)  # Fail fast, before importing Keras.
     backend = check_export_backend()
     out_dir = os.path.abspath(os.fspath(out_dir))
@@ -192,8 +191,6 @@ def export_saved_model(model, out_dir, overwrite=False):
             f"{out_dir} is a file, not a folder; pick another --out"
         )
     if not hasattr(model, "label_names"):
-        from kser.predict import load_classifier
-
         model = load_classifier(model)
 
     parent = os.path.dirname(out_dir)

@@ -10,7 +10,7 @@ well HuBERT recognises emotion; for that, convert a real checkpoint
 
 import os
 
-from kser.data.ravdess import index_ravdess
+from kser.data import load_corpus
 from kser.data.synthetic import write_corpus
 from kser.errors import DataError
 
@@ -29,8 +29,7 @@ QUICKSTART_VARIANTS = ("dense", "dense-aug", "lstm")
 
 def _corpus(path, seconds, seed, progress):
     try:
-        index = index_ravdess(path, require_complete=True)
-        return index
+        return load_corpus("ravdess", path, require_complete=True)
     except DataError:
         pass  # missing or incomplete: write it afresh
     return write_corpus(
@@ -60,14 +59,16 @@ def run_quickstart(
     """
     import keras
 
-    from kser.models import HubertBackbone
+    from kser.models import build_backbone
     from kser.train.config import TrainConfig
     from kser.train.experiment import run_training
 
     corpus = os.path.join(out_dir, "corpus")
     _corpus(corpus, seconds, seed, progress)
     keras.utils.set_random_seed(seed)
-    backbone = HubertBackbone(**QUICKSTART_BACKBONE, padding_invariant=True)
+    backbone = build_backbone(
+        "hubert", **QUICKSTART_BACKBONE, padding_invariant=True
+    )
     configs = [
         TrainConfig(
             variant=variant,

@@ -105,6 +105,38 @@ def test_window_bounds():
     assert window_bounds(400, 200, 100) == [(0, 200), (100, 300), (200, 400)]
 
 
+def test_public_names_and_light_import():
+    import subprocess
+    import sys
+
+    import kser.predict
+
+    for name in (
+        "AUDIO_EXTENSIONS", "DEFAULT_BATCH_SIZE", "DEFAULT_HOP_SECONDS",
+        "DEFAULT_WINDOW_SECONDS", "FORMATS", "FilePrediction", "SAMPLE_RATE",
+        "WindowPrediction", "check_audio_files", "find_audio_files",
+        "format_csv", "format_results", "format_table", "load_audio",
+        "load_classifier", "min_samples", "predict_files", "predict_waveforms",
+        "resolve_model_path", "results_to_dict", "window_bounds",
+    ):
+        assert hasattr(kser.predict, name), name
+    code = "import sys, kser.predict, kser.export; print('keras' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_shortest_clip_comes_from_the_backbone(model):
+    from kser.predict import min_samples
+
+    assert min_samples(model) == model.backbone.min_samples == 400
+    (result,) = predict_waveforms(model, [signal(400 / RATE)])
+    assert result.duration == 400 / RATE
+    with pytest.raises(AudioError, match="at least 400 needed"):
+        predict_waveforms(model, [np.zeros(399, np.float32)])
+
+
 def test_long_file_gets_windows_and_a_mean_file_result(model, audio_dir):
     path = str(audio_dir / "long.wav")
     (result,) = predict_files(

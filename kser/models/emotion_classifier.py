@@ -1,18 +1,19 @@
-"""EmotionClassifier: a frozen HuBERT backbone plus a Dense or BiLSTM head."""
+"""EmotionClassifier: a frozen speech-encoder backbone plus a head."""
 
 import keras
 from keras import ops
 from keras_hub.models import Task
 
-from kser.data.ravdess import EMOTIONS
+from kser.labels import PAPER_EMOTIONS
 from kser.models.heads import build_head
-from kser.models.hubert_backbone import HubertBackbone
-from kser.models.hubert_layers import normalize_waveform
+from kser.models.heads import select_head_args
+from kser.models.speech_backbone import SpeechEncoderBackbone
+from kser.models.waveform import normalize_waveform
 
 
 @keras.saving.register_keras_serializable(package="kser")
 class FrozenFeatureExtractor(keras.layers.Layer):
-    """Waveform -> frozen HuBERT features for a head.
+    """Waveform -> frozen backbone features for a head.
 
     Normalises each clip (if the checkpoint expects it), runs the backbone
     with `training=False` whatever the outer call says (so its dropout never
@@ -22,7 +23,7 @@ class FrozenFeatureExtractor(keras.layers.Layer):
     for `layers="weighted"`. This is also what the feature cache stores.
 
     Args:
-        backbone: `HubertBackbone`.
+        backbone: a speech-encoder backbone (e.g. `HubertBackbone`).
         layers: str. `"last"` or `"weighted"`.
         normalize: bool. Zero-mean/unit-variance normalisation per clip.
     """
@@ -37,7 +38,7 @@ class FrozenFeatureExtractor(keras.layers.Layer):
         waveform = ops.cast(inputs["waveform"], "float32")
         padding_mask = ops.cast(inputs["padding_mask"], "int32")
         if self.normalize:
-            waveform = normalize_waveform(waveform, padding_mask)
+            waveform = normalize_waveform(waveform, padding_mask, xp=ops)
         out = self.backbone(
             {"waveform": waveform, "padding_mask": padding_mask}, training=False
         )
@@ -76,7 +77,7 @@ class FrozenFeatureExtractor(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="kser")
 class EmotionClassifier(Task):
-    """Speech emotion classifier: frozen HuBERT + a trainable head.
+    """Speech emotion classifier: a frozen backbone + a trainable head.
 
     The backbone is frozen: it is not in `trainable_weights` and always runs
     with `training=False`, so `fit` trains the head alone (the paper's
@@ -89,31 +90,35 @@ class EmotionClassifier(Task):
     - `head="lstm"` (paper: Hubert-LSTM): one
       `Bidirectional(LSTM(lstm_units))` over the valid frames -> Dropout ->
       Dense.
+    - any other name in `kser.models.heads.HEADS`, with its `head_args`.
     - `layers="last"` uses the last hidden state (the paper);
       `layers="weighted"` a learned softmax-weighted sum of all hidden
       states, as SUPERB does.
 
     Args:
-        backbone: `HubertBackbone`.
-        head: str. `"dense"` or `"lstm"`.
+        backbone: a speech-encoder backbone (`HubertBackbone`, or any
+            family `kser.models.load_backbone` returns).
+        head: str. A head name in `kser.models.heads.HEADS`.
         layers: str. `"last"` or `"weighted"`.
-        label_names: list of str. Class names in output order; the 8
-            RAVDESS emotions by default.
-        hidden_units: int. Hidden width of the dense head.
-        dropout: float. Dropout before the output layer.
-        lstm_units: int. Units per direction of the LSTM head.
+        label_names: list of str. Class names in output order, usually the
+            corpus index's `label_names`; the paper's 8 RAVDESS emotions by
+            default.
+        head_args: dict or None. The head's own arguments (`hidden_units`,
+            `dropout` for dense; `lstm_units`, `dropout` for lstm).
         normalize: bool. Normalise each clip inside the model.
+        hidden_units, dropout, lstm_units: the same head arguments given
+            directly (kept for models saved before `head_args`).
 
     Examples:
     ```python
-    backbone = HubertBackbone.from_preset("presets/hubert_base_ls960")
-    model = EmotionClassifier(backbone, head="lstm")
+    backbone = load_backbone("presets/hubert_base_ls960")
+    model = EmotionClassifier(backbone, head="lstm", label_names=index.label_names)
     model.fit(train_ds, validation_data=val_ds, epochs=6)
     probabilities = keras.ops.softmax(model.predict(test_ds))
     ```
     """
 
-    backbone_cls = HubertBackbone
+    backbone_cls = SpeechEncoderBackbone
 
     def __init__(
         self,
@@ -121,14 +126,24 @@ class EmotionClassifier(Task):
         head="dense",
         layers="last",
         label_names=None,
-        hidden_units=256,
-        dropout=0.2,
-        lstm_units=256,
+        head_args=None,
         normalize=True,
         preprocessor=None,
+        hidden_units=None,
+        dropout=None,
+        lstm_units=None,
         **kwargs,
     ):
-        label_names = list(label_names or EMOTIONS)
+        label_names = list(label_names or PAPER_EMOTIONS)
+        head_args = dict(head_args or {})
+        for key, value in (
+            ("hidden_units", hidden_units),
+            ("dropout", dropout),
+            ("lstm_units", lstm_units),
+        ):
+            if value is not None:
+                head_args.setdefault(key, value)
+        head_args = select_head_args(head, head_args)
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
@@ -142,9 +157,7 @@ class EmotionClassifier(Task):
             num_classes=len(label_names),
             layers=layers,
             num_states=backbone.num_layers + 1,
-            hidden_units=hidden_units,
-            dropout=dropout,
-            lstm_units=lstm_units,
+            **head_args,
         )
 
         # === Functional Model ===
@@ -161,9 +174,7 @@ class EmotionClassifier(Task):
         self.head_type = head
         self.layer_choice = layers
         self.label_names = label_names
-        self.hidden_units = hidden_units
-        self.dropout = dropout
-        self.lstm_units = lstm_units
+        self.head_args = head_args
         self.normalize = normalize
 
     def get_config(self):
@@ -173,9 +184,7 @@ class EmotionClassifier(Task):
                 "head": self.head_type,
                 "layers": self.layer_choice,
                 "label_names": self.label_names,
-                "hidden_units": self.hidden_units,
-                "dropout": self.dropout,
-                "lstm_units": self.lstm_units,
+                "head_args": dict(self.head_args),
                 "normalize": self.normalize,
             }
         )

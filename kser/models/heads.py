@@ -1,16 +1,21 @@
-"""Classification heads over frozen HuBERT frame features.
+"""Classification heads over frozen backbone frame features, by name.
 
 A head is a small functional Keras model with inputs
-`{"features", "frame_padding_mask"}` and logits out. The same head runs on
+`{"features", "frame_padding_mask"}` and logits out. `HEADS` maps a name to
+a function `head(x, frame_padding_mask, num_classes, **head_args)` that
+takes the (already layer-mixed) features and returns logits; a new head is
+one such function plus one line in `HEADS`, and `build_head(name, ...)`
+stays the public entry point. The same head runs on
 cached backbone features (fast cross-validation) and inside
 `EmotionClassifier` on live backbone outputs, so both paths share weights
 and give the same numbers.
 """
 
+import inspect
+
 import keras
 from keras import ops
 
-HEADS = ("dense", "lstm")
 LAYER_CHOICES = ("last", "weighted")
 
 
@@ -66,16 +71,86 @@ class LayerWeightedSum(keras.layers.Layer):
         return config
 
 
+def dense_head(x, frame_padding_mask, num_classes, hidden_units=256,
+               dropout=0.2):
+    """The paper's classification layer: masked mean pooling over valid
+    frames -> Dense(`hidden_units`, ReLU) -> Dropout -> Dense(classes)."""
+    x = MaskedMeanPooling(name="pooling")(x, frame_padding_mask)
+    x = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.layers.Dense(num_classes, name="logits")(x)
+
+
+def lstm_head(x, frame_padding_mask, num_classes, lstm_units=256,
+              dropout=0.2):
+    """The paper's Hubert-LSTM: one `Bidirectional(LSTM(lstm_units))` over
+    the frame sequence, skipping padded frames -> Dropout -> Dense."""
+    x = keras.layers.Bidirectional(
+        keras.layers.LSTM(lstm_units), name="bilstm"
+    )(x, mask=frame_padding_mask)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.layers.Dense(num_classes, name="logits")(x)
+
+
+# Head name -> function; one line per head.
+HEADS = {
+    "dense": dense_head,
+    "lstm": lstm_head,
+}
+
+
+def head_names():
+    """list of str. The registered head names."""
+    return list(HEADS)
+
+
+def _head_arg_names(fn):
+    params = list(inspect.signature(fn).parameters.values())[3:]
+    return {p.name: p.default for p in params}
+
+
+def head_defaults(head):
+    """dict. A head's own arguments and their defaults."""
+    return _head_arg_names(_get_head(head))
+
+
+def _get_head(head):
+    if head not in HEADS:
+        raise ValueError(
+            f"unknown head {head!r}: choose one of {', '.join(HEADS)}"
+        )
+    return HEADS[head]
+
+
+def select_head_args(head, head_args):
+    """The entries of `head_args` that `head` takes.
+
+    Arguments that belong to another registered head are dropped (so one
+    set of settings serves every head); an argument no head takes is an
+    error.
+    """
+    fn = _get_head(head)
+    own = _head_arg_names(fn)
+    known = set()
+    for other in HEADS.values():
+        known.update(_head_arg_names(other))
+    unknown = sorted(set(head_args) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown head argument(s) {', '.join(unknown)} for head "
+            f"{head!r}: it takes {', '.join(own) or 'none'}"
+        )
+    return {k: v for k, v in head_args.items() if k in own}
+
+
 def build_head(
     head,
     feature_dim,
     num_classes=8,
     layers="last",
     num_states=None,
-    hidden_units=256,
-    dropout=0.2,
-    lstm_units=256,
     name=None,
+    **head_args,
 ):
     """Build a classification head as a functional model.
 
@@ -83,26 +158,31 @@ def build_head(
     (`hidden_units`, ReLU) -> Dropout -> Dense(`num_classes`), the paper's
     classification layer. `head="lstm"`: one `Bidirectional(LSTM(lstm_units))`
     over the frame sequence, skipping padded frames -> Dropout ->
-    Dense(`num_classes`), the paper's Hubert-LSTM.
+    Dense(`num_classes`), the paper's Hubert-LSTM. Other heads: `HEADS`.
 
     Args:
-        head: str. `"dense"` or `"lstm"`.
+        head: str. A name in `HEADS` (`"dense"`, `"lstm"`).
         feature_dim: int. Width of the backbone features.
         num_classes: int. Output classes.
         layers: str. `"last"` (features `(batch, frames, dim)`, the paper)
             or `"weighted"` (features `(batch, num_states, frames, dim)`,
             mixed by a learned softmax weight per layer).
         num_states: int. Hidden states when `layers="weighted"`.
-        hidden_units: int. Width of the dense head's hidden layer.
-        dropout: float. Dropout before the output layer.
-        lstm_units: int. Units per direction of the LSTM head.
         name: str. Model name.
+        **head_args: the head's own arguments, e.g. `hidden_units`,
+            `dropout` (dense) or `lstm_units`, `dropout` (lstm); arguments
+            of other heads are ignored, unknown ones are an error.
 
     Returns:
         A `keras.Model` from `{"features", "frame_padding_mask"}` to logits.
+
+    Examples:
+    ```python
+    head = build_head("lstm", feature_dim=768, num_classes=8, lstm_units=128)
+    ```
     """
-    if head not in HEADS:
-        raise ValueError(f"unknown head {head!r}: choose one of {HEADS}")
+    fn = _get_head(head)
+    args = select_head_args(head, head_args)
     if layers not in LAYER_CHOICES:
         raise ValueError(f"unknown layers {layers!r}: choose one of {LAYER_CHOICES}")
     if layers == "weighted":
@@ -118,15 +198,7 @@ def build_head(
     x = features_input
     if layers == "weighted":
         x = LayerWeightedSum(num_states, name="layer_weights")(x)
-    if head == "dense":
-        x = MaskedMeanPooling(name="pooling")(x, mask_input)
-        x = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(x)
-    else:
-        x = keras.layers.Bidirectional(
-            keras.layers.LSTM(lstm_units), name="bilstm"
-        )(x, mask=mask_input)
-    x = keras.layers.Dropout(dropout, name="dropout")(x)
-    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    logits = fn(x, mask_input, num_classes, **args)
     return keras.Model(
         {"features": features_input, "frame_padding_mask": mask_input},
         logits,

@@ -13,11 +13,19 @@ import os
 import numpy as np
 
 from kser.errors import KserError
-from kser.report._io import atomic_write_json
+from kser.report.files import atomic_write_json
 
 # Probabilities are clipped to [_PROB_EPS, 1] before the log, as Keras's
 # crossentropy does, so a zero probability gives a large finite loss.
 _PROB_EPS = 1e-7
+
+
+def softmax(logits):
+    """Probabilities from logits, in float64, over the last axis (numpy)."""
+    logits = np.asarray(logits, np.float64)
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _as_class_ids(values, label_names, what):

@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from kser.report._io import atomic_write
+from kser.report.files import atomic_write
 from kser.report.history import best_epoch_index
 from kser.report.history import normalize_history
 from kser.report.history import read_history  # noqa: F401  (re-exported)

@@ -20,8 +20,8 @@ import os
 
 import numpy as np
 
-from kser.report._io import atomic_write_json
-from kser.report._io import atomic_write_text
+from kser.report.files import atomic_write_json
+from kser.report.files import atomic_write_text
 from kser.report.history import best_epoch_index
 from kser.report.history import normalize_history
 
@@ -41,13 +41,17 @@ def format_actors(actors, width=2):
     """Format actor ids compactly, with runs of three or more as ranges.
 
     Args:
-        actors: list of int. Actor ids, in any order; duplicates are ignored.
+        actors: list of int (or of str for named speakers, listed as
+            they are). Ids in any order; duplicates are ignored.
         width: int. Digits to zero-pad each id to (RAVDESS uses two).
 
     Returns:
         str. E.g. `[3, 4, ..., 24]` -> "03-24", `[1, 4, 5, ..., 24]` ->
         "01, 04-24", `[1, 2]` -> "01, 02"; "—" for no actors.
     """
+    if any(isinstance(a, str) and not a.isdigit() for a in actors):
+        # Named speakers (e.g. IEMOCAP's Ses01F): listed as they are.
+        return ", ".join(sorted({str(a) for a in actors})) or MISSING
     ids = sorted({int(a) for a in actors})
     if not ids:
         return MISSING
@@ -64,6 +68,13 @@ def format_actors(actors, width=2):
         if a is not None:
             start = prev = a
     return ", ".join(parts)
+
+
+def _speaker_id(speaker):
+    """An int for numbered speakers (numpy ints too), else the name."""
+    if isinstance(speaker, str) and not speaker.isdigit():
+        return speaker
+    return int(speaker)
 
 
 def _fold_key(fold):
@@ -135,7 +146,7 @@ def cv_summary(fold_records, variants=None, folds=None, metric="accuracy"):
         for key in ("train_actors", "val_actors", "test_actors"):
             if record.get(key) is None:
                 continue
-            actors = sorted(int(a) for a in record[key])
+            actors = sorted(_speaker_id(a) for a in record[key])
             if row[key] is not None and row[key] != actors:
                 raise ValueError(
                     f"Fold {fold}: records disagree on {key} ({row[key]} vs "

@@ -7,6 +7,7 @@ level and pooling unstated; the defaults here are kser's documented choices
 
 import dataclasses
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -37,7 +38,9 @@ class TrainConfig:
         layers: str. `"last"` hidden state (the paper) or `"weighted"` sum of
             all hidden states (SUPERB).
         preset: str. Backbone preset name or converted folder.
-        protocol: str. `paper` (12 folds, Table I) or `emobox` (6 folds).
+        protocol: str. One of the corpus's fold protocols; for RAVDESS
+            `paper` (12 folds, Table I) or `emobox` (6 folds). None takes
+            the corpus's default (RAVDESS: `paper`).
         epochs: int. Training epochs; the best epoch on validation is kept.
         batch_size: int. Clips per batch (global, across devices).
         learning_rate: float. Adam learning rate of the head.
@@ -59,13 +62,14 @@ class TrainConfig:
             batches, batch order shuffled), so a batch is padded little;
             the same batches in cached and online mode. False shuffles
             clips freely (every batch padded to its longest clip).
+        corpus: str. The corpus name (`kser.data.corpora.CORPORA`).
     """
 
     variant: str = "lstm"
     augment: bool = None
     layers: str = "last"
     preset: str = "hubert_base_ls960"
-    protocol: str = "paper"
+    protocol: str = None
     epochs: int = 6
     batch_size: int = 16
     learning_rate: float = 1e-3
@@ -80,6 +84,7 @@ class TrainConfig:
     mode: str = "cached"
     distribute: str = "none"
     group_by_length: bool = True
+    corpus: str = "ravdess"
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -95,9 +100,16 @@ class TrainConfig:
             raise KserError(f"unknown dtype {self.dtype!r}: choose float32 or bfloat16")
         if self.layers not in ("last", "weighted"):
             raise KserError(f"unknown layers {self.layers!r}: choose last or weighted")
-        if self.protocol not in ("paper", "emobox"):
+        from kser.data.corpora import get_corpus
+
+        corpus = get_corpus(self.corpus)
+        protocols = list(corpus.protocols)
+        if self.protocol is None:
+            self.protocol = corpus.default_protocol
+        if self.protocol not in protocols:
             raise KserError(
-                f"unknown protocol {self.protocol!r}: choose paper or emobox"
+                f"unknown protocol {self.protocol!r} for corpus {self.corpus}: "
+                f"choose {' or '.join(protocols)}"
             )
         for name in ("epochs", "batch_size", "noise_copies"):
             if int(getattr(self, name)) < 1:
@@ -113,6 +125,12 @@ class TrainConfig:
         if self.augment == VARIANTS[self.variant]["augment"]:
             return self.variant
         return f"{self.head}-aug" if self.augment else f"{self.head}-clean"
+
+    def head_args(self):
+        """The head's own arguments (see `kser.models.heads.HEADS`)."""
+        if self.head == "lstm":
+            return {"lstm_units": self.lstm_units, "dropout": self.dropout}
+        return {"hidden_units": self.hidden_units, "dropout": self.dropout}
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -141,6 +159,22 @@ class TrainConfig:
         else:
             data = json.loads(text)
         return cls.from_dict(data or {})
+
+
+# Keys added after runs were first filed, at the value those runs had: left
+# out of the hash, so that folds finished before them still count as done.
+_HASH_DEFAULTS = {"corpus": "ravdess"}
+
+
+def config_hash(config, extra=None):
+    """A short hash of a config (and extra data) that names a fold's inputs."""
+    values = {
+        k: v for k, v in config.to_dict().items()
+        if not (k in _HASH_DEFAULTS and v == _HASH_DEFAULTS[k])
+    }
+    data = {"config": values, "extra": extra or {}}
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def git_revision():

@@ -1,127 +1,66 @@
-"""Training and cross-validation: `run_fold` and `run_cv`.
+"""Training and cross-validation: `Experiment`, `run_fold`, `run_cv`.
 
-Two paths, same numbers for non-augmented variants:
-- `mode="cached"` (default): the frozen backbone runs once per clip (and per
-  cached noisy copy); its features go to a `FeatureCache` on disk shared by
-  every fold and variant, and only the head trains.
-- `mode="online"`: the whole `EmotionClassifier` runs every step on
-  waveforms; noise, if any, is fresh every epoch.
+An `Experiment` is the shared state of one set of runs: the corpus, the
+frozen backbone and the feature cache. `run_fold` trains one variant on one
+fold (the fit loop is `kser.train.fit`; features come from
+`kser.train.features`); `run_cv` runs a protocol's folds, with `jobs > 1`
+through worker processes (`kser.train.workers`). Run-folder files are
+written and read by `kser.report.runs`.
 
 Every fold writes into its own folder and marks itself finished by writing
 `result.json` last (atomically), so an interrupted `run_cv` started again
 skips finished folds and loses nothing.
 """
 
-import csv
-import hashlib
-import json
 import os
 import time
 
 import numpy as np
 
-from kser.data.feature_cache import FeatureCache
-from kser.data.feature_cache import weights_fingerprint
+from kser.data import class_index
 from kser.data.folds import get_folds
-from kser.data.pipeline import NoiseAugmentation
-from kser.data.pipeline import Preprocessing
-from kser.data.pipeline import feature_dataset
-from kser.data.pipeline import load_clips
-from kser.data.pipeline import make_dataset
-from kser.data.ravdess import EMOTIONS
 from kser.errors import KserError
+from kser.labels import PAPER_EMOTIONS
 from kser.report import classification_metrics
-from kser.report import cv_summary
-from kser.report import write_cv_summary
 from kser.report import write_fold_plots
 from kser.report import write_history_markdown
 from kser.report import write_metrics
-from kser.report._io import atomic_write_json
-from kser.train.config import TrainConfig
+from kser.report.metrics import softmax
+from kser.report.runs import RESULT_FILE  # noqa: F401  (re-exported)
+from kser.report.runs import collect_results  # noqa: F401  (re-exported)
+from kser.report.runs import fold_dir as run_fold_dir
+from kser.report.runs import read_result
+from kser.report.runs import rebuild_reports  # noqa: F401  (re-exported)
+from kser.report.runs import write_history_csv
+from kser.report.runs import write_predictions
+from kser.report.runs import write_result
+from kser.report.runs import write_run_config
+from kser.report.runs import write_summary
+from kser.train import features as _features
+from kser.train import fit as _fit
+from kser.train import workers as _workers
+from kser.train.config import TrainConfig  # noqa: F401  (re-exported)
+from kser.train.config import config_hash
 from kser.train.config import environment
-from kser.train.distribute import distribution_scope
-from kser.train.precision import backbone_dtype
-
-RESULT_FILE = "result.json"
-HISTORY_COLUMNS = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
-
-
-def load_backbone(preset, dtype="float32"):
-    """Load a frozen-use backbone and whether its audio is normalised.
-
-    The backbone is built `padding_invariant`, so a clip's features never
-    depend on the padding its batch adds (cache and online paths agree).
-
-    Args:
-        preset: str. A preset name or a folder written by `kser convert`.
-        dtype: str. `"float32"` or `"bfloat16"` (the backbone then runs
-            `mixed_bfloat16`).
-
-    Returns:
-        `(backbone, normalize)`.
-    """
-    from kser.models import HubertAudioConverter
-    from kser.models import HubertBackbone
-    from kser.models.hubert_presets import find_converted_preset
-
-    backbone = HubertBackbone.from_preset(
-        preset, dtype=backbone_dtype(dtype), padding_invariant=True
-    )
-    folder = preset if os.path.isdir(preset) else find_converted_preset(preset)
-    normalize = True
-    if folder and os.path.exists(os.path.join(folder, "audio_converter.json")):
-        normalize = HubertAudioConverter.from_preset(folder).do_normalize
-    return backbone, normalize
-
-
-def _config_hash(config, extra=None):
-    data = {"config": config.to_dict(), "extra": extra or {}}
-    text = json.dumps(data, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _best_weights_callback():
-    """A callback keeping the best epoch's weights on validation, in memory.
-
-    Best is the highest validation accuracy, ties going to the lower
-    validation loss. Built on first use so that importing this module does
-    not import Keras.
-    """
-    import keras
-
-    class BestWeights(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.best = None
-            self.best_epoch = None
-            self.weights = None
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            score = (
-                logs.get("val_accuracy", logs.get("accuracy", 0.0)),
-                -logs.get("val_loss", logs.get("loss", 0.0)),
-            )
-            if self.best is None or score > self.best:
-                self.best = score
-                self.best_epoch = epoch + 1
-                self.weights = [np.array(w) for w in self.model.get_weights()]
-
-    return BestWeights()
+from kser.train.features import BackboneShape
+from kser.train.features import load_backbone  # noqa: F401  (re-exported)
 
 
 class Experiment:
     """The shared state of one set of runs: corpus, backbone, feature cache.
 
     Args:
-        index: `RavdessIndex` or list of `RavdessFile`. The corpus.
-        backbone: `HubertBackbone`. Frozen; use `load_backbone`.
+        index: a corpus index (`kser.data.load_corpus`, `index_ravdess`) or
+            a list of its clips (with `.path`, `.label`, `.speaker`).
+        backbone: a frozen backbone (`load_backbone`).
         out_dir: str. Results go to `out_dir/VARIANT/fold_KK/`.
         normalize: bool. Normalise each clip before the backbone.
         cache_dir: str or None. Feature cache folder; default
             `out_dir/feature_cache`.
-        label_names: list of str. Class names (the 8 emotions).
+        label_names: list of str or None. Class names in output order;
+            default the index's (`index.label_names`), else the paper's 8.
         progress: bool. Progress bars.
+        corpus: str. The corpus name, whose protocols give the folds.
     """
 
     def __init__(
@@ -134,93 +73,146 @@ class Experiment:
         label_names=None,
         progress=True,
         fingerprint=None,
+        corpus="ravdess",
     ):
         self.index = index
         self.files = list(getattr(index, "files", index))
         if not self.files:
-            raise KserError("no RAVDESS files to train on")
+            raise KserError("no clips to train on")
         self.backbone = backbone
         self.normalize = normalize
         self.out_dir = os.fspath(out_dir)
-        self.cache_dir = cache_dir or os.path.join(self.out_dir, "feature_cache")
-        self.label_names = list(label_names or EMOTIONS)
+        self.cache_dir = _features.cache_folder(self.out_dir, cache_dir)
+        self.label_names = list(
+            label_names or getattr(index, "label_names", None) or PAPER_EMOTIONS
+        )
         self.progress = progress
+        self.verbose = 2 if progress else 0
+        self.corpus = corpus
         self._caches = {}
         self._encoders = {}
         self._fingerprint = fingerprint
+
+    @classmethod
+    def for_worker(cls, state):
+        """The experiment of a head-training worker (no backbone weights)."""
+        return cls(
+            state["files"],
+            BackboneShape(**state["backbone_shape"]),
+            state["out_dir"],
+            normalize=state["normalize"],
+            cache_dir=state["cache_dir"],
+            label_names=state["label_names"],
+            progress=False,
+            fingerprint=state["fingerprint"],
+            corpus=state["corpus"],
+        )
+
+    def worker_state(self):
+        """What `for_worker` needs, as picklable data."""
+        return {
+            "files": self.files,
+            "out_dir": self.out_dir,
+            "cache_dir": self.cache_dir,
+            "normalize": self.normalize,
+            "label_names": self.label_names,
+            "fingerprint": self.fingerprint(),
+            "backbone_shape": BackboneShape.of(self.backbone).to_dict(),
+            "corpus": self.corpus,
+        }
+
+    def labels(self, clips):
+        """The class index of each clip, in `label_names` order."""
+        return [class_index(clip, self.label_names) for clip in clips]
 
     # --- features -----------------------------------------------------
 
     def fingerprint(self):
         if self._fingerprint is None:
+            from kser.models import weights_fingerprint
+
             self._fingerprint = weights_fingerprint(self.backbone)
         return self._fingerprint
 
     def _encoder(self, layers):
-        """A compiled waveform -> features function for the cache."""
-        if layers in self._encoders:
-            return self._encoders[layers]
-        if isinstance(self.backbone, BackboneShape):
-            raise KserError(
-                "feature cache miss in a head-training worker: the parent "
-                "process extracts every feature first (was the cache changed "
-                "during the run?)"
+        if layers not in self._encoders:
+            self._encoders[layers] = _features.build_encoder(
+                self.backbone, layers, self.normalize
             )
-        import keras
-
-        from kser.models.hubert_layers import normalize_waveform
-
-        waveform = keras.Input(shape=(None,), name="waveform")
-        mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-        x = normalize_waveform(waveform, mask) if self.normalize else waveform
-        out = self.backbone({"waveform": x, "padding_mask": mask}, training=False)
-        key = "hidden_states" if layers == "weighted" else "sequence_output"
-        model = keras.Model(
-            {"waveform": waveform, "padding_mask": mask},
-            {
-                key: keras.ops.cast(out[key], "float32"),
-                "frame_padding_mask": out["frame_padding_mask"],
-            },
-        )
-        self._encoders[layers] = model.predict_on_batch
         return self._encoders[layers]
+
+    def drop_encoders(self):
+        """Forget compiled encoders (rebuilt on demand)."""
+        self._encoders.clear()
 
     def cache(self, config):
         """The `FeatureCache` for a config's layers, crop and dtype."""
         key = (config.layers, config.max_seconds, config.dtype)
         if key not in self._caches:
             layers = config.layers
-            self._caches[key] = FeatureCache(
+            self._caches[key] = _features.make_cache(
                 self.cache_dir,
-                # Built on the first miss: a run whose features are all
-                # cached never compiles the backbone.
-                lambda inputs: self._encoder(layers)(inputs),
-                f"{self.fingerprint()}:normalize={self.normalize}:"
-                f"dtype={config.dtype}:padding_invariant",
-                layers="all" if config.layers == "weighted" else "last",
-                preprocessing=Preprocessing(max_seconds=config.max_seconds),
-                batch_size=8,
-                progress=self.progress,
+                config,
+                lambda: self._encoder(layers),
+                self.fingerprint(),
+                self.normalize,
+                self.progress,
+                num_frames=self.backbone.num_frames,
             )
         return self._caches[key]
+
+    def prepare_features(self, pending):
+        """Extract (or find cached) every feature some folds will read."""
+        _features.prepare_features(self, pending)
+
+    # --- models -------------------------------------------------------
+
+    def classifier(self, config, head=None):
+        """An `EmotionClassifier` for a config, optionally with trained head."""
+        from kser.models import EmotionClassifier
+
+        model = EmotionClassifier(
+            self.backbone,
+            head=config.head,
+            layers=config.layers,
+            label_names=self.label_names,
+            head_args=config.head_args(),
+            normalize=self.normalize,
+        )
+        if head is not None:
+            model.head.set_weights(head.get_weights())
+        return model
+
+    def head(self, config):
+        """A fresh head for a config, over this backbone's features."""
+        from kser.models import build_head
+
+        return build_head(
+            config.head,
+            feature_dim=self.backbone.hidden_dim,
+            num_classes=len(self.label_names),
+            layers=config.layers,
+            num_states=self.backbone.num_layers + 1,
+            **config.head_args(),
+        )
 
     # --- one fold -----------------------------------------------------
 
     def fold_dir(self, config, fold):
-        return os.path.join(self.out_dir, config.name, f"fold_{fold.index:02d}")
+        return run_fold_dir(self.out_dir, config.name, fold.index)
 
     def _config_hash(self, config):
-        return _config_hash(config, {"fingerprint": self.fingerprint()})
+        return config_hash(config, {"fingerprint": self.fingerprint()})
 
     def finished(self, config, fold):
         """The saved result if this variant's fold finished with this config."""
-        done = _read_result(self.fold_dir(config, fold))
+        done = read_result(self.fold_dir(config, fold))
         if done is not None and done.get("config_hash") == self._config_hash(config):
             return done
         return None
 
     def run_fold(self, config, fold, save_model=False):
-        """Train one variant on one fold; evaluate its test actors once.
+        """Train one variant on one fold; evaluate its test speakers once.
 
         Skips the fold (returning the saved result) if it already finished
         with the same config.
@@ -243,46 +235,39 @@ class Experiment:
         config_hash = self._config_hash(config)
         os.makedirs(fold_dir, exist_ok=True)
         started = time.time()
-        train_files, val_files, test_files = fold.split(self.files)
+        splits = fold.split(self.files)
+        train_files, val_files, test_files = splits
         if not train_files or not test_files:
             raise KserError(
-                f"{fold.name}: no training or test clips for its actors in "
+                f"{fold.name}: no training or test clips for its speakers in "
                 "this corpus"
             )
         keras.utils.set_random_seed(config.seed)
-        if config.mode == "cached":
-            head, best, test_logits, y_test = self._train_cached(
-                config, train_files, val_files, test_files
-            )
-        else:
-            head, best, test_logits, y_test = self._train_online(
-                config, train_files, val_files, test_files
-            )
+        train = _fit.train_cached if config.mode == "cached" else _fit.train_online
+        head, best, test_logits, y_test = train(self, config, splits)
         history = best.history
-        probabilities = _softmax(test_logits)
+        probabilities = softmax(test_logits)
         y_pred = np.argmax(probabilities, axis=-1)
         metrics = classification_metrics(
             y_test, y_pred, self.label_names, probabilities=probabilities
         )
         metrics["best_epoch"] = best.best_epoch
         write_metrics(os.path.join(fold_dir, "metrics.json"), metrics)
-        _write_history(os.path.join(fold_dir, "history.csv"), history)
+        write_history_csv(os.path.join(fold_dir, "history.csv"), history)
         write_history_markdown(
             os.path.join(fold_dir, "history.md"),
             history,
             test_accuracy=metrics["accuracy"],
         )
         write_fold_plots(
-            metrics,
-            fold_dir,
-            history=history,
-            title=f"{config.name}, fold {fold.index}",
+            metrics, fold_dir, history=history, title=f"{config.name}, fold {fold.index}"
         )
-        _write_predictions(
+        write_predictions(
             os.path.join(fold_dir, "predictions.csv"),
             test_files,
             probabilities,
             self.label_names,
+            y_test,
         )
         head.save_weights(os.path.join(fold_dir, "head.weights.h5"))
         if save_model:
@@ -291,9 +276,9 @@ class Experiment:
             "fold": fold.index,
             "protocol": config.protocol,
             "variant": config.name,
-            "train_actors": sorted(fold.train),
-            "val_actors": sorted(fold.validation),
-            "test_actors": sorted(fold.test),
+            "train_actors": list(fold.train),
+            "val_actors": list(fold.validation),
+            "test_actors": list(fold.test),
             "accuracy": metrics["accuracy"],
             "balanced_accuracy": metrics["balanced_accuracy"],
             "macro_f1": metrics["macro_f1"],
@@ -308,146 +293,14 @@ class Experiment:
             "environment": environment(),
         }
         # Written last: its presence marks the fold finished.
-        atomic_write_json(os.path.join(fold_dir, RESULT_FILE), result)
+        write_result(fold_dir, result)
         return result
 
-    def classifier(self, config, head=None):
-        """An `EmotionClassifier` for a config, optionally with trained head."""
-        from kser.models import EmotionClassifier
-
-        model = EmotionClassifier(
-            self.backbone,
-            head=config.head,
-            layers=config.layers,
-            label_names=self.label_names,
-            hidden_units=config.hidden_units,
-            dropout=config.dropout,
-            lstm_units=config.lstm_units,
-            normalize=self.normalize,
-        )
-        if head is not None:
-            model.head.set_weights(head.get_weights())
-        return model
-
-    def _head(self, config):
-        from kser.models import build_head
-
-        return build_head(
-            config.head,
-            feature_dim=self.backbone.hidden_dim,
-            num_classes=len(self.label_names),
-            layers=config.layers,
-            num_states=self.backbone.num_layers + 1,
-            hidden_units=config.hidden_units,
-            dropout=config.dropout,
-            lstm_units=config.lstm_units,
-        )
-
-    def _compile(self, model, config, plan):
-        import keras
-
-        accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        # Under data parallelism a short last batch is padded with rows of
-        # weight 0 (see `DistributionPlan.prepare_dataset`): accuracy must
-        # be a weighted metric to ignore them.
-        distributed = plan.kind != "none"
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=None if distributed else accuracy,
-            weighted_metrics=accuracy if distributed else None,
-        )
-
-    def _fit(self, model, config, train, val):
-        best = _best_weights_callback()
-        record = model.fit(
-            train,
-            validation_data=val,
-            epochs=config.epochs,
-            callbacks=[best],
-            verbose=2 if self.progress else 0,
-        )
-        best.history = {"epoch": list(range(1, config.epochs + 1))}
-        for column in HISTORY_COLUMNS[1:]:
-            if column in record.history:
-                best.history[column] = [float(v) for v in record.history[column]]
-        model.set_weights(best.weights)
-        return best
-
-    def _train_cached(self, config, train_files, val_files, test_files):
-        cache = self.cache(config)
-        noise = None
-        if config.augment:
-            noise = _noise(config, "cached")
-        x_train, y_train = cache.extract_training(train_files, noise)
-        train = _as_head_input(
-            feature_dataset(
-                x_train,
-                y_train,
-                config.batch_size,
-                shuffle=True,
-                seed=config.seed,
-                group_by_length=config.group_by_length,
-            )
-        )
-        val = None
-        if val_files:
-            val = _as_head_input(
-                feature_dataset(
-                    cache.extract(val_files),
-                    [f.label for f in val_files],
-                    config.batch_size,
-                )
-            )
-        y_test = np.array([f.label for f in test_files])
-        test = _as_head_input(
-            feature_dataset(cache.extract(test_files), y_test, config.batch_size)
-        )
-        with distribution_scope(config.distribute, config.batch_size) as plan:
-            head = self._head(config)
-            self._compile(head, config, plan)
-            best = self._fit(head, config, *_prepare(plan, train, val))
-            logits = head.predict(plan.prepare_dataset(test), verbose=0)
-        return head, best, logits[: len(y_test)], y_test
-
-    def _train_online(self, config, train_files, val_files, test_files):
-        preprocessing = Preprocessing(max_seconds=config.max_seconds)
-        noise = None
-        if config.augment:
-            noise = _noise(config, "online")
-
-        def dataset(files, training):
-            clips = load_clips(files, preprocessing=preprocessing)
-            # The same clip order and batches as the cached path: grouped
-            # by frame count with the same seed, or freely shuffled. Batches
-            # are padded to their longest clip, rounded up to the feature
-            # cache's multiple (few compiled shapes); without grouping,
-            # to max_seconds (one shape).
-            return make_dataset(
-                clips,
-                batch_size=config.batch_size,
-                training=training,
-                preprocessing=preprocessing,
-                noise=noise if training else None,
-                seed=config.seed,
-                group_by_length=config.group_by_length,
-                length_fn=self.backbone.num_frames,
-                pad_to_max=not config.group_by_length,
-                pad_multiple=int(ONLINE_PAD_SECONDS * preprocessing.sample_rate),
-            )
-
-        train = dataset(train_files, True)
-        val = dataset(val_files, False) if val_files else None
-        test = dataset(test_files, False)
-        y_test = np.array([f.label for f in test_files])
-        with distribution_scope(config.distribute, config.batch_size) as plan:
-            model = self.classifier(config)
-            self._compile(model, config, plan)
-            best = self._fit(model, config, *_prepare(plan, train, val))
-            logits = model.predict(plan.prepare_dataset(test), verbose=0)
-        return model.head, best, logits[: len(y_test)], y_test
-
     # --- cross-validation ---------------------------------------------
+
+    def folds(self, protocol):
+        """Every fold of one of the corpus's protocols."""
+        return get_folds(protocol, corpus=self.corpus, index=self.index)
 
     def run_cv(self, configs, folds=None, on_fold=None, save_model=False, jobs=1):
         """Run every fold of a protocol for one or more variants.
@@ -480,7 +333,7 @@ class Experiment:
         protocols = {c.protocol for c in configs}
         if len(protocols) != 1:
             raise KserError("all variants of one cross-validation share a protocol")
-        all_folds = get_folds(protocols.pop())
+        all_folds = self.folds(protocols.pop())
         wanted = set(folds or [f.index for f in all_folds])
         unknown = wanted - {f.index for f in all_folds}
         if unknown:
@@ -493,7 +346,7 @@ class Experiment:
         if jobs < 1:
             raise KserError(f"jobs must be at least 1, got {jobs}")
         if jobs > 1:
-            self._run_parallel(configs, selected, on_fold, save_model, jobs)
+            _workers.run_parallel(self, configs, selected, on_fold, save_model, jobs)
             return self.write_summary(configs, selected)
         for fold in selected:
             for config in configs:
@@ -503,356 +356,10 @@ class Experiment:
                 self.write_summary(configs, selected)
         return self.write_summary(configs, selected)
 
-    def prepare_features(self, pending):
-        """Extract (or find cached) every feature some folds will read.
-
-        Args:
-            pending: list of `(TrainConfig, Fold)`.
-        """
-        wanted = {}
-        for config, fold in pending:
-            if config.mode != "cached":
-                continue
-            train, val, test = fold.split(self.files)
-            entry = wanted.setdefault(
-                (config.layers, config.max_seconds, config.dtype),
-                {"config": config, "clean": set(), "noisy": {}},
-            )
-            entry["clean"].update(train + val + test)
-            if config.augment:
-                noise = _noise(config, "cached")
-                key = (noise.snr_db, noise.seed, tuple(noise.copy_indices))
-                entry["noisy"].setdefault(key, (noise, set()))[1].update(train)
-        for entry in wanted.values():
-            cache = self.cache(entry["config"])
-            jobs = [(None, (0,), entry["clean"])]
-            for noise, files in entry["noisy"].values():
-                copies = tuple(c for c in noise.copy_indices if c != 0)
-                if copies:
-                    jobs.append((noise, copies, files))
-            for noise, copies, files in jobs:
-                files = sorted(files)
-                # In slices, so that the features are not all in memory.
-                for start in range(0, len(files), PREPARE_SLICE):
-                    cache.extract_copies(
-                        files[start : start + PREPARE_SLICE], noise, copies
-                    )
-
-    def _run_parallel(self, configs, folds, on_fold, save_model, jobs):
-        import concurrent.futures
-        import multiprocessing
-
-        for config in configs:
-            if config.mode != "cached" or config.distribute != "none":
-                raise KserError(
-                    f"variant {config.name}: jobs > 1 needs mode 'cached' and "
-                    "no --distribute (they spread one fold over devices)"
-                )
-        if save_model:
-            raise KserError("jobs > 1 cannot save whole models; use jobs=1")
-        pending = [
-            (config, fold)
-            for fold in folds
-            for config in configs
-            if self.finished(config, fold) is None
-        ]
-        if not pending:
-            return
-        self.prepare_features(pending)
-        # The workers read the cache; drop this process's compiled encoders
-        # (rebuilt on demand) so it holds little while they train.
-        self._encoders.clear()
-        if _backend_name() == "jax":
-            import jax
-
-            jax.clear_caches()
-        _release_memory()
-        # The longest heads (LSTM) first, so no worker idles at the end.
-        pending.sort(key=lambda cf: cf[0].head != "lstm")
-        state = {
-            "backend": _backend_name(),
-            "files": self.files,
-            "out_dir": self.out_dir,
-            "cache_dir": self.cache_dir,
-            "normalize": self.normalize,
-            "label_names": self.label_names,
-            "fingerprint": self.fingerprint(),
-            "hidden_dim": int(self.backbone.hidden_dim),
-            "num_layers": int(self.backbone.num_layers),
-            # Next to the features, so a later run over them reuses it.
-            "compilation_cache": os.path.join(self.cache_dir, "xla_programs"),
-        }
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(
-            max_workers=min(jobs, len(pending)),
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(state,),
-        ) as pool:
-            futures = [
-                pool.submit(_worker_run_fold, config.to_dict(), fold.index)
-                for config, fold in pending
-            ]
-            try:
-                for future in concurrent.futures.as_completed(futures):
-                    result = future.result()
-                    if self.progress:
-                        print(
-                            f"{result['variant']} fold {result['fold']}: test "
-                            f"accuracy {result['accuracy']:.3f} "
-                            f"({result['wall_seconds']:.0f} s)",
-                            flush=True,
-                        )
-                    if on_fold is not None:
-                        on_fold(result)
-                    self.write_summary(configs, folds)
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
-
     def write_summary(self, configs, folds):
         return write_summary(
             self.out_dir, [c.name for c in configs], [f.index for f in folds]
         )
-
-
-# Clips per `prepare_features` extraction call: bounds the features held
-# in memory at once while keeping length bucketing effective.
-PREPARE_SLICE = 256
-
-
-class BackboneShape:
-    """What a head-training worker knows of the backbone: its shape only."""
-
-    def __init__(self, hidden_dim, num_layers):
-        self.hidden_dim = hidden_dim
-        self.num_layers = num_layers
-
-
-_WORKER = {}
-
-
-def _release_memory():
-    """Collect garbage and hand freed heap pages back to the OS (glibc).
-
-    Features pass through memory in many mid-sized arrays; glibc keeps the
-    freed pages in its heap, so a process that extracted or trained on a
-    fold would keep that fold's size resident while it waits or trains the
-    next one.
-    """
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to trim
-
-
-def _backend_name():
-    import keras
-
-    return keras.backend.backend()
-
-
-def _use_compilation_cache(directory):
-    """Share compiled XLA programs between workers, folds and runs (JAX).
-
-    Every fold of a variant compiles the same head train step for the same
-    few batch shapes; JAX's persistent cache turns all but the first into
-    a disk read (about 1 s saved per shape and fold on a 2-core CPU). Left
-    alone where the user configured a cache of their own.
-    """
-    import jax
-
-    if jax.config.jax_compilation_cache_dir:
-        return
-    os.makedirs(directory, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", directory)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-
-
-def _init_worker(state):
-    os.environ["KERAS_BACKEND"] = state["backend"]
-    from kser.backend import import_keras_quietly
-
-    import_keras_quietly()
-    if state["backend"] == "jax" and state.get("compilation_cache"):
-        _use_compilation_cache(state["compilation_cache"])
-    _WORKER["experiment"] = Experiment(
-        state["files"],
-        BackboneShape(state["hidden_dim"], state["num_layers"]),
-        state["out_dir"],
-        normalize=state["normalize"],
-        cache_dir=state["cache_dir"],
-        label_names=state["label_names"],
-        progress=False,
-        fingerprint=state["fingerprint"],
-    )
-
-
-def _worker_run_fold(config, fold_index):
-    import keras
-
-    # A worker trains many folds: drop the previous fold's models, compiled
-    # functions and datasets so that its memory stays one fold's worth.
-    keras.backend.clear_session()
-    _release_memory()
-    experiment = _WORKER["experiment"]
-    config = TrainConfig.from_dict(config)
-    fold = next(f for f in get_folds(config.protocol) if f.index == fold_index)
-    return experiment.run_fold(config, fold)
-
-
-def write_summary(out_dir, variants=None, folds=None):
-    """Rebuild the Table I summary of a run folder from its `result.json`s.
-
-    Args:
-        out_dir: str. A run folder (`VARIANT/fold_KK/result.json` inside).
-        variants: list of str or None. Columns, first; variants found in
-            the folder are added after them. Default: found.
-        folds: list of int or None. Rows (unfinished ones show as missing);
-            folds found in the folder are added. Default: found.
-
-    Returns:
-        dict. The summary, also written as `cv_summary.{md,csv,json}`.
-    """
-    records = []
-    for result in collect_results(out_dir):
-        records.append(
-            {
-                "fold": result["fold"],
-                "train_actors": result["train_actors"],
-                "val_actors": result["val_actors"],
-                "test_actors": result["test_actors"],
-                "results": {result["variant"]: result["accuracy"]},
-            }
-        )
-    if not records:
-        raise KserError(f"{out_dir}: no finished folds (no */fold_*/result.json)")
-    # The summary covers the whole run folder: the folds and variants asked
-    # for (unfinished ones show as missing) and any others already there,
-    # e.g. when a one-fold recipe reuses a Table I run folder.
-    if folds is not None:
-        folds = sorted(set(folds) | {r["fold"] for r in records})
-    if variants is not None:
-        found = sorted({v for r in records for v in r["results"]})
-        variants = list(variants) + [v for v in found if v not in variants]
-    summary = cv_summary(records, variants=variants, folds=folds)
-    write_cv_summary(out_dir, summary)
-    return summary
-
-
-def collect_results(out_dir):
-    """Every finished fold's result under a run folder."""
-    results = []
-    if not os.path.isdir(out_dir):
-        raise KserError(f"{out_dir}: no such run folder")
-    for variant in sorted(os.listdir(out_dir)):
-        variant_dir = os.path.join(out_dir, variant)
-        if not os.path.isdir(variant_dir):
-            continue
-        for name in sorted(os.listdir(variant_dir)):
-            result = _read_result(os.path.join(variant_dir, name))
-            if result is not None:
-                results.append(result)
-    return results
-
-
-def _noise(config, mode):
-    """The `NoiseAugmentation` of an augmented variant's config."""
-    return NoiseAugmentation(
-        snr_db=config.snr_db,
-        mode=mode,
-        copies=config.noise_copies,
-        seed=config.seed,
-    )
-
-
-def _prepare(plan, train, val):
-    return (
-        plan.prepare_dataset(train),
-        None if val is None else plan.prepare_dataset(val),
-    )
-
-
-def _read_result(fold_dir):
-    path = os.path.join(fold_dir, RESULT_FILE)
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except ValueError:
-        return None  # a damaged marker: the fold runs again
-
-
-# Cached features are padded to a multiple of this many frames (0.5 s): a
-# few distinct shapes, so compiled train steps are reused instead of
-# retraced for every batch length. With length-grouped batches, 25 frames
-# pad a Table I training clip to 182 frames on average (168 real) against
-# 196 with 50, for two or three more shapes to compile.
-FRAME_BUCKET = 25
-# Online (end-to-end) batches are padded to a multiple of this duration, as
-# the feature cache pads its extraction batches.
-ONLINE_PAD_SECONDS = 0.5
-
-
-def _as_head_input(ds, multiple=FRAME_BUCKET):
-    import tensorflow as tf
-
-    def rename(x, y):
-        key = "sequence_output" if "sequence_output" in x else "hidden_states"
-        features, mask = x[key], x["frame_padding_mask"]
-        frames = tf.shape(mask)[1]
-        pad = (multiple - frames % multiple) % multiple
-        mask = tf.pad(mask, [[0, 0], [0, pad]])
-        rank = len(features.shape)
-        paddings = [[0, 0]] * (rank - 2) + [[0, pad], [0, 0]]
-        features = tf.pad(features, paddings)
-        return {"features": features, "frame_padding_mask": mask}, y
-
-    return ds.map(rename)
-
-
-def _softmax(logits):
-    logits = np.asarray(logits, np.float64)
-    logits = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(logits)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _write_history(path, history):
-    from kser.report._io import atomic_write_text
-
-    columns = [c for c in HISTORY_COLUMNS if c in history]
-    lines = [",".join(columns)]
-    for i in range(len(history["epoch"])):
-        lines.append(",".join(str(history[c][i]) for c in columns))
-    atomic_write_text(path, "\n".join(lines) + "\n")
-
-
-def _write_predictions(path, files, probabilities, label_names):
-    import io
-
-    from kser.report._io import atomic_write_text
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["file", "actor", "label", "predicted", *label_names])
-    for f, p in zip(files, probabilities):
-        writer.writerow(
-            [
-                os.path.basename(f.path),
-                f.actor,
-                label_names[f.label],
-                label_names[int(np.argmax(p))],
-                *[f"{v:.6f}" for v in p],
-            ]
-        )
-    atomic_write_text(path, buffer.getvalue())
 
 
 def run_fold(config, index, fold, backbone, out_dir, normalize=True, **kwargs):
@@ -887,15 +394,15 @@ def run_training(
     environment) before training, then per-fold results and the summary.
 
     Args:
-        data_dir: str. A RAVDESS folder (`Actor_NN/` or flat).
-        configs: list of `TrainConfig`. One per variant, same preset,
-            protocol, layers and dtype.
+        data_dir: str. The corpus root (for RAVDESS `Actor_NN/` or flat).
+        configs: list of `TrainConfig`. One per variant, same corpus,
+            preset, protocol and dtype.
         out_dir: str. The run folder.
         folds: list of int or None. Folds to run; default all.
         cache_dir: str or None. Feature cache (default `out_dir/feature_cache`).
         save_model: bool. Save each fold's full classifier (`model.keras`).
         progress: bool. Progress bars and per-epoch lines.
-        backbone: `HubertBackbone` or None. Use this instead of loading
+        backbone: a backbone or None. Use this instead of loading
             `configs[0].preset` (the quickstart's random backbone).
         normalize: bool or None. With `backbone`, whether to normalise.
         jobs: int. Folds whose heads train at once in worker processes
@@ -904,20 +411,22 @@ def run_training(
     Returns:
         dict. The cross-validation summary.
     """
-    from kser.data.ravdess import index_ravdess
+    from kser.data import load_corpus
 
     configs = list(configs)
-    shared = {(c.preset, c.protocol, c.dtype) for c in configs}
+    shared = {(c.corpus, c.preset, c.protocol, c.dtype) for c in configs}
     if len(shared) != 1:
-        raise KserError("variants of one run share preset, protocol and dtype")
-    index = index_ravdess(data_dir)
+        raise KserError("variants of one run share corpus, preset, protocol and dtype")
+    corpus = configs[0].corpus
+    index = load_corpus(corpus, data_dir)
     if backbone is None:
         backbone, normalize = load_backbone(configs[0].preset, configs[0].dtype)
     os.makedirs(out_dir, exist_ok=True)
-    atomic_write_json(
-        os.path.join(out_dir, "run_config.json"),
+    write_run_config(
+        out_dir,
         {
             "data": os.path.abspath(data_dir),
+            "corpus": corpus,
             "folds": folds,
             "configs": [c.to_dict() for c in configs],
             "environment": environment(),
@@ -930,36 +439,7 @@ def run_training(
         normalize=True if normalize is None else normalize,
         cache_dir=cache_dir,
         progress=progress,
+        corpus=corpus,
     )
-    return experiment.run_cv(
-        configs, folds=folds, save_model=save_model, jobs=jobs
-    )
+    return experiment.run_cv(configs, folds=folds, save_model=save_model, jobs=jobs)
 
-
-def rebuild_reports(run_dir):
-    """Re-draw every fold's plots and rewrite the summary of a run folder.
-
-    Args:
-        run_dir: str. A folder written by `kser train` or `kser cv`.
-
-    Returns:
-        dict. The cross-validation summary.
-    """
-    from kser.report import read_history
-    from kser.report import read_metrics
-
-    results = collect_results(run_dir)
-    if not results:
-        raise KserError(f"{run_dir}: no finished folds (no */fold_*/result.json)")
-    for result in results:
-        fold_dir = os.path.join(run_dir, result["variant"], f"fold_{result['fold']:02d}")
-        metrics = read_metrics(os.path.join(fold_dir, "metrics.json"))
-        history_path = os.path.join(fold_dir, "history.csv")
-        history = read_history(history_path) if os.path.exists(history_path) else None
-        write_fold_plots(
-            metrics,
-            fold_dir,
-            history=history,
-            title=f"{result['variant']}, fold {result['fold']}",
-        )
-    return write_summary(run_dir)

@@ -30,12 +30,12 @@ def backbone_dtype(dtype):
 
     Returns:
         str. `"float32"` or `"mixed_bfloat16"`, for the backbone's `dtype`
-        argument (`HubertBackbone(..., dtype=...)` or
-        `HubertBackbone.from_preset(..., dtype=...)`).
+        argument (`load_backbone(..., dtype=...)` or a family's
+        `from_preset(..., dtype=...)`).
 
     Examples:
     ```python
-    backbone = HubertBackbone.from_preset(
+    backbone = load_backbone(
         "presets/hubert_base_ls960", dtype=backbone_dtype("bfloat16")
     )
     model = EmotionClassifier(backbone, head="lstm")  # head in float32

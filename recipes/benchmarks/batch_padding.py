@@ -41,7 +41,7 @@ def main(argv=None):
     from kser.data.folds import get_fold
     from kser.data.pipeline import length_grouped_order
     from kser.data.ravdess import index_ravdess
-    from kser.models.hubert_layers import conv_output_length
+    from kser.models.waveform import conv_output_length
 
     data = args.data
     if data is None:

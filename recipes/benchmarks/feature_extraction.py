@@ -70,7 +70,7 @@ def main(argv=None):
     from kser.data.synthetic import write_corpus
     from kser.errors import DataError
     from kser.models import HubertBackbone
-    from kser.models.hubert_layers import normalize_waveform
+    from kser.models.waveform import normalize_waveform
 
     work = os.path.abspath(args.work)
     corpus = os.path.join(work, f"corpus_{args.sample_rate}")
@@ -122,7 +122,7 @@ def main(argv=None):
 
     waveform = keras.Input(shape=(None,), name="waveform")
     mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-    out = backbone({"waveform": normalize_waveform(waveform, mask),
+    out = backbone({"waveform": normalize_waveform(waveform, mask, xp=keras.ops),
                     "padding_mask": mask}, training=False)
     encoder = keras.Model(
         {"waveform": waveform, "padding_mask": mask},

@@ -224,8 +224,8 @@ def main(argv=None):
         "jobs": args.jobs,
         "runs": {},
     }
-    recipe = [sys.executable, os.path.join(ROOT, "recipes", "table1", "run.py"),
-              "--data", corpus, "--preset", preset, "--cache-dir", cache,
+    recipe = [sys.executable, "-m", "kser.cli", "recipe",
+              os.path.join(ROOT, "recipes", "table1"), "--data", corpus, "--preset", preset, "--cache-dir", cache,
               "--jobs", str(args.jobs)]
     if args.folds:
         recipe += ["--folds", args.folds]

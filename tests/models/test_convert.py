@@ -1,17 +1,23 @@
 """Checkpoint conversion: refusals, errors and the `kser convert` command."""
 
+import hashlib
 import json
 import os
+import subprocess
+import sys
 
+import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from kser.cli import main
-from kser.convert.transformers import convert_backbone_config
-from kser.convert.transformers import fold_weight_norm
-from kser.convert.transformers import load_transformers_checkpoint
-from kser.convert.transformers import read_safetensors
+from kser.convert import CONVERTERS
+from kser.convert import get_converter
+from kser.convert import load_transformers_checkpoint
+from kser.convert.checkpoint import read_safetensors
+from kser.convert.hubert import convert_backbone_config
+from kser.convert.hubert import fold_weight_norm
 from kser.errors import ConversionError
 from tests.models.helpers import LAYOUTS
 from tests.models.helpers import copy_checkpoint
@@ -28,7 +34,6 @@ def _config(layout=LAYOUTS[0]):
     [
         ({"conv_pos_batch_norm": True}, "conv_pos_batch_norm"),
         ({"feat_extract_norm": "batch"}, "feat_extract_norm 'batch'"),
-        ({"model_type": "wav2vec2"}, "model_type 'wav2vec2'"),
         ({"hidden_act": "relu"}, "hidden_act 'relu'"),
     ],
 )
@@ -37,6 +42,118 @@ def test_unsupported_configs_are_refused(update, message):
     config.update(update)
     with pytest.raises(ConversionError, match=message):
         convert_backbone_config(config)
+
+
+def test_registry_dispatches_on_model_type():
+    assert list(CONVERTERS) == ["hubert"]
+    converter = get_converter("hubert")
+    for name in (
+        "convert_backbone_config",
+        "convert_weights",
+        "load_audio_converter_config",
+        "describe",
+    ):
+        assert callable(getattr(converter, name)), name
+    assert converter.backbone_cls.__name__ == "HubertBackbone"
+    assert converter.audio_converter_cls.__name__ == "HubertAudioConverter"
+
+
+@pytest.mark.parametrize(
+    "model_type, found",
+    [("wav2vec2", "has model_type 'wav2vec2'"), (None, "has no model_type")],
+)
+def test_unsupported_model_type_is_one_line(tmp_path, model_type, found):
+    folder = copy_checkpoint(
+        LAYOUTS[0], str(tmp_path / "c"), config_update={"model_type": model_type}
+    )
+    with pytest.raises(ConversionError) as info:
+        load_transformers_checkpoint(folder)
+    message = str(info.value)
+    assert "\n" not in message
+    assert found in message and "supported model types: 'hubert'" in message
+
+
+def test_old_import_paths_still_work():
+    from kser.convert import transformers
+
+    for name in (
+        "convert_audio_converter_config",
+        "convert_backbone_config",
+        "convert_checkpoint",
+        "convert_weights",
+        "fold_weight_norm",
+        "load_checkpoint_weights",
+        "load_hf_config",
+        "load_transformers_checkpoint",
+        "read_safetensors",
+        "transformers_config_kwargs",
+    ):
+        assert callable(getattr(transformers, name)), name
+    with pytest.raises(ConversionError, match="model_type 'wav2vec2'"):
+        transformers.convert_backbone_config({**_config(), "model_type": "wav2vec2"})
+    assert transformers.transformers_config_kwargs("hubert_large_ll60k")[
+        "do_stable_layer_norm"
+    ] is True
+
+
+def test_convert_package_is_light():
+    """kser.convert loads neither Keras nor kser.data until it converts."""
+    code = (
+        "import sys, kser.convert, kser.convert.hubert, "
+        "kser.convert.transformers; "
+        "print(sorted(m for m in sys.modules if m == 'keras' "
+        "or m.startswith('kser.data')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+# Order-free digests of every converted weight (dtype, shape, bytes), pinned
+# from the fixtures: conversion must keep the weights bit for bit.
+_WEIGHT_DIGESTS = {
+    "hubert_tiny_base": "6494c17c95533beb09bdf55519e728cf44f9fe628f45b55e7548a26735b87abb",
+    "hubert_tiny_large": "620c7979b7305610578b6434867fe07261579ae60a3ae57556ee626a2b646414",
+}
+
+
+def _weights_digest(model):
+    digests = []
+    for weight in model.weights:
+        value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
+        digests.append(
+            hashlib.sha256(
+                f"{value.dtype.str}{value.shape};".encode() + value.tobytes()
+            ).hexdigest()
+        )
+    return hashlib.sha256("".join(sorted(digests)).encode()).hexdigest()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_converted_weights_are_bit_identical(layout, tmp_path):
+    backbone, converter, ignored = load_transformers_checkpoint(fixture_dir(layout))
+    assert _weights_digest(backbone) == _WEIGHT_DIGESTS[layout]
+    assert ignored == ["masked_spec_embed"]
+    from kser.convert import convert_checkpoint
+    from kser.models import HubertBackbone
+    from kser.models.fingerprint import weights_fingerprint
+
+    out = str(tmp_path / "preset")
+    convert_checkpoint(fixture_dir(layout), out)
+    assert sorted(os.listdir(out)) == [
+        "audio_converter.json",
+        "config.json",
+        "kser_conversion.json",
+        "metadata.json",
+        "model.weights.h5",
+    ]
+    with open(os.path.join(out, "kser_conversion.json")) as f:
+        record = json.load(f)
+    assert record["weights_fingerprint"] == weights_fingerprint(backbone)
+    assert record["ignored_keys"] == ["masked_spec_embed"]
+    loaded = HubertBackbone.from_preset(out)
+    assert _weights_digest(loaded) == _WEIGHT_DIGESTS[layout]
 
 
 def test_config_mapping_of_both_layouts():

@@ -1,13 +1,12 @@
 """Every recipe in recipes/ runs end to end in smoke mode and writes RESULTS.md.
 
-The scripts are imported and their `main` called in-process, on one small
+Recipes run in-process through `kser recipe` (the CLI) or `run_recipe`, on one small
 synthetic corpus and one feature cache shared by the module. To stay fast,
 each recipe runs a subset of its smoke variants (`--variants`); the
 figures recipe reuses the Tables II-IV training run (`--run`), as a user
 can.
 """
 
-import importlib.util
 import json
 import os
 
@@ -16,9 +15,12 @@ import pytest
 
 from kser.data.synthetic import write_corpus
 from kser.errors import KserError
-from kser.recipes import paper
-from kser.recipes.common import load_recipe
-from kser.recipes.common import train_configs
+from kser.cli import main as cli_main
+from kser.report import paper
+from kser.reproduce.recipe import apply_overrides
+from kser.reproduce.recipe import load_recipe
+from kser.reproduce.recipe import run_recipe
+from kser.reproduce.recipe import train_configs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RECIPES = os.path.join(ROOT, "recipes")
@@ -26,14 +28,6 @@ NAMES = ("table1", "tables2-4", "figures", "emobox")
 # Actors 1-8 cover paper folds 1-3 (validation and test 01-08) and give
 # EmoBox fold 1 its validation pair (03, 04) and one test actor (01).
 ACTORS = 8
-
-
-def _script(name):
-    path = os.path.join(RECIPES, name, "run.py")
-    spec = importlib.util.spec_from_file_location(f"recipe_{name.replace('-', '_')}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +55,18 @@ def shared(tmp_path_factory):
 
 
 def _run(shared, name, *extra):
+    """Run a recipe through the CLI, as a user would."""
     out = shared["root"] / name
-    path = _script(name).main([
-        "--smoke", "--quiet", "--data", shared["corpus"], "--out", str(out),
+    cli_main([
+        "recipe", os.path.join(RECIPES, name), "--smoke", "--quiet",
+        "--data", shared["corpus"], "--out", str(out),
         "--cache-dir", shared["cache"], *extra,
-    ])
-    assert path == str(out / "RESULTS.md")
+    ], standalone_mode=False)
+    path = out / "RESULTS.md"
     with open(path) as f:
-        return f.read()
+        text = f.read()
+    assert f"- Command: `kser recipe {os.path.join(RECIPES, name)} --smoke" in text
+    return text
 
 
 def _common_sections(text):
@@ -84,7 +82,9 @@ def _common_sections(text):
 def test_every_recipe_has_a_complete_config():
     for name in NAMES:
         recipe = load_recipe(os.path.join(RECIPES, name))
-        assert os.path.exists(os.path.join(RECIPES, name, "run.py"))
+        # One shared base; a recipe folder holds its config only.
+        assert sorted(os.listdir(os.path.join(RECIPES, name)))[0] == "config.json"
+        assert not any(f.endswith(".py") for f in os.listdir(os.path.join(RECIPES, name)))
         # Every TrainConfig field is spelled out (variant and protocol come
         # from the recipe, augment per variant).
         from kser.train.config import TrainConfig
@@ -101,7 +101,7 @@ def test_every_recipe_has_a_complete_config():
     with open(os.path.join(RECIPES, "README.md")) as f:
         index = f.read()
     for name in NAMES:
-        assert f"recipes/{name}/run.py" in index
+        assert f"kser recipe recipes/{name}" in index
 
 
 def test_table1_recipe(shared):
@@ -141,10 +141,25 @@ def test_emobox_recipe(shared):
 
 
 def test_full_mode_needs_data(tmp_path):
+    table1 = os.path.join(RECIPES, "table1")
     with pytest.raises(KserError, match="--data"):
-        _script("table1").main(["--out", str(tmp_path)])
+        run_recipe(table1, out=str(tmp_path))
     with pytest.raises(KserError, match="unknown variant"):
-        _script("table1").main(["--smoke", "--variants", "cnn", "--out", str(tmp_path)])
+        run_recipe(table1, smoke=True, variants="cnn", out=str(tmp_path))
+
+
+def test_recipe_overrides():
+    recipe = load_recipe(os.path.join(RECIPES, "table1"),
+                         ["train.epochs=3", "folds=[2, 4]", "train.preset=my_preset"])
+    assert recipe["train"]["epochs"] == 3
+    assert recipe["folds"] == [2, 4]
+    assert recipe["train"]["preset"] == "my_preset"
+    # The base's other values stay.
+    assert recipe["train"]["batch_size"] == 16 and recipe["variants"][0] == "dense"
+    with pytest.raises(KserError, match="KEY=VALUE"):
+        apply_overrides(recipe, ["epochs"])
+    with pytest.raises(KserError, match="not a section"):
+        apply_overrides(recipe, ["nothing.epochs=3"])
 
 
 def test_paper_numbers_are_recorded_once_and_consistently():

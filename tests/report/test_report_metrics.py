@@ -16,7 +16,7 @@ from kser.errors import KserError
 from kser.report import classification_metrics
 from kser.report import read_metrics
 from kser.report import write_metrics
-from kser.report._io import atomic_write
+from kser.report import atomic_write
 
 EMOTIONS = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust",
             "surprised"]

@@ -1,39 +1,29 @@
-"""What every recipe in `recipes/` shares: arguments, runs, RESULTS.md.
+"""A recipe's RESULTS.md: our numbers beside the paper's, with statistics.
 
-A recipe is a folder with `config.json` (every hyperparameter) and `run.py`
-(three lines calling `run_recipe`). `run_recipe` reads the config, trains
-the variants over the recipe's folds with `run_training`, and writes
-`RESULTS.md`: our numbers beside the paper's (`kser.recipes.paper`) with
-the difference, the statistics (`kser.report.stats`) and the environment.
+`format_results(context)` builds the whole document from a finished run:
+the header (recipe, folds, variants; a notice on smoke runs), one body per
+recipe kind (`cv`: Table I or EmoBox; `history`: Tables II-IV; `figures`:
+Figures 3-11), the statistics (`kser.report.stats`) and the environment.
+The paper's numbers come from `kser.report.paper`. Keras-free.
 
-Two modes:
-- full (default): `--data` a RAVDESS folder, `--preset` a converted
-  checkpoint (name or folder); the config's folds and epochs.
-- `--smoke`: a synthetic corpus (written under `--out`, or `--data`), a
-  tiny HuBERT with random weights, the config's `smoke` settings (1 epoch,
-  few folds). The numbers show that the pipeline works, nothing more.
-
-Recipe kinds (`config.json` "kind"): `cv` (Table I, EmoBox: accuracy per
-fold, paired tests across folds), `history` (Tables II-IV: per-epoch
-history on one fold) and `figures` (Figures 3-11: per-class counts,
-precision, recall, F1 and confusion matrices on one fold). The one-fold
-kinds compare variants clip by clip on the same test clips.
+`context` keys: recipe (the merged config, with `path`), configs (one
+`TrainConfig`-like object per variant: name, variant, epochs, preset),
+folds, smoke, data, run_dir, out, results (result.json dicts), command,
+environment (see `kser.train.config.environment`), wall_seconds.
 """
 
-import argparse
-import csv
-import json
 import os
-import sys
-import time
 
 from kser.errors import KserError
-from kser.recipes import paper
+from kser.report import paper
 from kser.report import stats
-from kser.report._io import atomic_write_text
+from kser.report.history import read_history
+from kser.report.metrics import read_metrics
+from kser.report.runs import fold_dir as _run_fold_dir
+from kser.report.runs import read_predictions
+from kser.report.tables import cv_summary
 from kser.report.tables import format_cv_summary_markdown
 
-KINDS = ("cv", "history", "figures")
 SMOKE_NOTICE = (
     "**Smoke run.** Synthetic corpus and a tiny HuBERT with *random* "
     "weights (no pretrained checkpoint), {epochs} epoch(s), folds {folds}: "
@@ -44,198 +34,10 @@ SMOKE_NOTICE = (
 COMPARISONS = (("lstm", "dense"), ("lstm", "dense-aug"), ("dense-aug", "dense"))
 
 
-# --- configuration ------------------------------------------------------
-
-
-def load_recipe(recipe_dir):
-    """Read and check a recipe's `config.json`."""
-    path = os.path.join(recipe_dir, "config.json")
-    if not os.path.exists(path):
-        raise KserError(f"{path}: no such recipe config")
-    with open(path) as f:
-        config = json.load(f)
-    for key in ("name", "kind", "protocol", "folds", "variants", "train", "smoke"):
-        if key not in config:
-            raise KserError(f"{path}: missing key {key!r}")
-    if config["kind"] not in KINDS:
-        raise KserError(f"{path}: kind must be one of {', '.join(KINDS)}")
-    config["path"] = path
-    return config
-
-
-def train_configs(recipe, smoke=False, preset=None):
-    """One `TrainConfig` per variant: `train`, then per-variant, then smoke."""
-    from kser.train.config import TrainConfig
-
-    configs = []
-    for variant in recipe["variants"]:
-        values = dict(recipe["train"])
-        values.update(recipe.get("per_variant", {}).get(variant, {}))
-        if smoke:
-            values.update(recipe["smoke"].get("train", {}))
-            values["preset"] = "smoke-random"
-        elif preset:
-            values["preset"] = preset
-        values["variant"] = variant
-        values["protocol"] = recipe["protocol"]
-        configs.append(TrainConfig.from_dict(values))
-    return configs
-
-
-def parse_args(argv, description):
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument(
-        "--smoke", action="store_true",
-        help="Synthetic corpus, tiny random backbone, 1 epoch, few folds.",
-    )
-    parser.add_argument("--data", help="RAVDESS folder (Actor_NN/ or flat).")
-    parser.add_argument(
-        "--preset", help="Converted checkpoint: preset name or folder "
-        "(default: the config's).",
-    )
-    parser.add_argument(
-        "--out", help="Run folder; RESULTS.md is written inside (default: "
-        "results/ or smoke/ beside the config).",
-    )
-    parser.add_argument(
-        "--folds", help="Comma-separated folds to run (default: the config's)."
-    )
-    parser.add_argument(
-        "--variants", help="Comma-separated variants to run (default: the "
-        "config's dense, dense-aug, lstm).",
-    )
-    parser.add_argument(
-        "--run", help="Training run folder (default: OUT/run). Finished folds "
-        "with the same config are reused: the figures recipe can point at the "
-        "Tables II-IV run, which trains the same fold.",
-    )
-    parser.add_argument(
-        "--cache-dir", help="Backbone feature cache (default: OUT/run/feature_cache)."
-    )
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="Folds whose heads train at once "
-        "in worker processes, after all features are extracted (default 1; "
-        "on a CPU up to the number of cores).",
-    )
-    parser.add_argument("--quiet", action="store_true", help="No progress output.")
-    return parser.parse_args(argv)
-
-
-# --- running ------------------------------------------------------------
-
-
-def run_recipe(recipe_dir, argv=None):
-    """Run one recipe and write its RESULTS.md.
-
-    Args:
-        recipe_dir: str. The recipe folder (holding `config.json`).
-        argv: list of str or None. Command-line arguments (default
-            `sys.argv[1:]`).
-
-    Returns:
-        str. The path of the RESULTS.md written.
-    """
-    from kser.train.experiment import collect_results
-    from kser.train.experiment import run_training
-
-    started = time.time()
-    recipe = load_recipe(recipe_dir)
-    args = parse_args(argv, recipe.get("description", recipe["name"]))
-    smoke = args.smoke
-    out = os.path.abspath(
-        args.out or os.path.join(recipe_dir, "smoke" if smoke else "results")
-    )
-    if args.folds:
-        folds = [int(f) for f in args.folds.split(",") if f.strip()]
-    else:
-        folds = recipe["smoke"]["folds"] if smoke else recipe["folds"]
-    if args.variants:
-        wanted = [v.strip() for v in args.variants.split(",") if v.strip()]
-        unknown = sorted(set(wanted) - set(recipe["variants"]))
-        if unknown:
-            raise KserError(
-                f"unknown variant {unknown[0]!r}: choose from "
-                f"{', '.join(recipe['variants'])}"
-            )
-        recipe["variants"] = [v for v in recipe["variants"] if v in wanted]
-    configs = train_configs(recipe, smoke=smoke, preset=args.preset)
-    backbone = normalize = None
-    data = args.data
-    if smoke:
-        data = data or _smoke_corpus(recipe["smoke"]["corpus"], out)
-        backbone = _smoke_backbone(recipe["smoke"])
-        normalize = True
-    elif not data:
-        raise KserError(
-            "full mode needs --data (a RAVDESS folder) and a converted "
-            "checkpoint (--preset, or the config's); --smoke runs without"
-        )
-    run_dir = os.path.abspath(args.run or os.path.join(out, "run"))
-    run_training(
-        data,
-        configs,
-        run_dir,
-        folds=folds,
-        cache_dir=args.cache_dir,
-        backbone=backbone,
-        normalize=normalize,
-        progress=not args.quiet,
-        jobs=args.jobs,
-    )
-    names = [c.name for c in configs]
-    results = [
-        r for r in collect_results(run_dir)
-        if r["variant"] in names and r["fold"] in folds
-    ]
-    context = {
-        "recipe": recipe,
-        "configs": configs,
-        "folds": folds,
-        "smoke": smoke,
-        "data": os.path.abspath(data),
-        "run_dir": run_dir,
-        "out": out,
-        "results": results,
-        "argv": list(sys.argv[1:] if argv is None else argv),
-    }
-    body = BUILDERS[recipe["kind"]](context)
-    context["wall_seconds"] = time.time() - started
-    text = _header(context) + body + _environment_section(context)
-    path = os.path.join(out, "RESULTS.md")
-    atomic_write_text(path, text)
-    if not args.quiet:
-        print(f"wrote {path}")
-    return path
-
-
-def _smoke_corpus(spec, out):
-    from kser.data.ravdess import index_ravdess
-    from kser.data.synthetic import write_corpus
-    from kser.errors import DataError
-
-    path = os.path.join(out, "corpus")
-    try:
-        index_ravdess(path)
-        return path
-    except DataError:
-        pass
-    write_corpus(
-        path,
-        actors=spec.get("actors", 24),
-        clip_seconds=spec.get("clip_seconds", 0.3),
-        seed=spec.get("seed", 0),
-        overwrite=True,
-    )
-    return path
-
-
-def _smoke_backbone(spec):
-    import keras
-
-    from kser.models import HubertBackbone
-
-    keras.utils.set_random_seed(spec.get("backbone_seed", 0))
-    return HubertBackbone(**spec["backbone"], padding_invariant=True)
+def format_results(context):
+    """The whole RESULTS.md of a recipe run, as text."""
+    body = BUILDERS[context["recipe"]["kind"]](context)
+    return _header(context) + body + _environment_section(context)
 
 
 # --- formatting helpers -------------------------------------------------
@@ -266,9 +68,7 @@ def _repo_path(path):
 
 
 def _paper_name(variant):
-    from kser.train.config import VARIANTS
-
-    return VARIANTS.get(variant, {}).get("paper_name", variant)
+    return paper.PAPER_NAMES.get(variant, variant)
 
 
 def _by_variant(results):
@@ -318,9 +118,7 @@ def _header(context):
 
 
 def _environment_section(context):
-    from kser.train.config import environment
-
-    env = environment()
+    env = context["environment"]
     versions = dict(env["versions"])
     for module in ("scipy", "sklearn", "soundfile"):
         try:
@@ -344,8 +142,7 @@ def _environment_section(context):
         + (" (random weights, built in the script)" if context["smoke"] else ""),
         "- Checkpoint weights fingerprint: "
         + (", ".join(f"`{f}`" for f in fingerprints) or "—"),
-        f"- Command: `python {_repo_path(os.path.join(os.path.dirname(context['recipe']['path']), 'run.py'))}"
-        + "".join(f" {a}" for a in context["argv"]) + "`",
+        f"- Command: `{context['command']}`",
         f"- Wall time: {context['wall_seconds']:.1f} s in all "
         f"({fold_seconds:.1f} s summed over the training folds, which "
         "overlap under --jobs; folds finished by an earlier run are reused, "
@@ -361,8 +158,6 @@ def _environment_section(context):
 
 
 def _cv_body(context):
-    from kser.report.tables import cv_summary
-
     recipe = context["recipe"]
     names = [c.name for c in context["configs"]]
     table = _by_variant(context["results"])
@@ -491,7 +286,7 @@ def _fold_of(context):
 
 
 def _fold_dir(context, variant, fold):
-    return os.path.join(context["run_dir"], variant, f"fold_{fold:02d}")
+    return _run_fold_dir(context["run_dir"], variant, fold)
 
 
 def _clip_correctness(context, fold):
@@ -501,8 +296,7 @@ def _clip_correctness(context, fold):
         path = os.path.join(_fold_dir(context, c.name, fold), "predictions.csv")
         if not os.path.exists(path):
             continue
-        with open(path) as f:
-            rows = list(csv.DictReader(f))
+        rows = read_predictions(path)
         values[c.name] = {
             r["file"]: float(r["label"] == r["predicted"]) for r in rows
         }
@@ -528,9 +322,6 @@ def _clip_statistics(context, fold):
 
 
 def _history_body(context):
-    from kser.report import read_history
-    from kser.report import read_metrics
-
     fold = _fold_of(context)
     parts = []
     for c in context["configs"]:
@@ -579,8 +370,6 @@ def _history_body(context):
 
 
 def _figures_body(context):
-    from kser.report import read_metrics
-
     fold = _fold_of(context)
     parts = []
     for c in context["configs"]:

@@ -11,6 +11,9 @@ Variant keys are kser's: `dense` (the paper's Hubert, also called
 and `lstm` (Hubert-LSTM).
 """
 
+# The paper's model names, by kser variant.
+PAPER_NAMES = {"dense": "Hubert", "dense-aug": "Hubert-aug", "lstm": "Hubert-LSTM"}
+
 EMOTION_ORDER = (
     "neutral", "calm", "happy", "sad", "angry", "fearful", "disgust",
     "surprised",

@@ -1,13 +1,17 @@
-"""Layers of the HuBERT port: conv feature encoder, positional conv, encoder.
+"""Speech-encoder layers shared by wav2vec2-style families (HuBERT first):
+the conv feature encoder, the frame padding mask, the positional conv
+embedding and the transformer encoder layer.
 
 Each layer reproduces the matching module of transformers' `modeling_hubert`
-at inference (see the design notes for the exact order of operations). Model
+(identical in `modeling_wav2vec2`) at inference (see the design notes for the exact order of operations). Model
 code uses `keras.ops` only, so it runs unchanged on JAX, TensorFlow and
 PyTorch.
 """
 
 import keras
 from keras import ops
+
+from kser.models.waveform import conv_output_length
 
 # transformers' LayerNorm/GroupNorm use eps=1e-5; Keras defaults to 1e-3.
 DEFAULT_EPSILON = 1e-5
@@ -19,49 +23,8 @@ def gelu(x):
     return ops.gelu(x, approximate=False)
 
 
-# Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm adds 1e-7 to the variance.
-NORMALIZE_EPSILON = 1e-7
-
-
-def normalize_waveform(waveform, padding_mask, xp=ops):
-    """Zero mean, unit variance over unpadded samples; padding stays zero.
-
-    `(x - mean) / sqrt(var + 1e-7)` per clip, population variance, as
-    transformers' `Wav2Vec2FeatureExtractor` with `do_normalize=True`.
-
-    Args:
-        waveform: float tensor of shape `(batch, samples)`.
-        padding_mask: tensor of shape `(batch, samples)`, 1 for samples.
-        xp: the ops namespace (`keras.ops`, or TensorFlow inside tf.data).
-    """
-    mask = xp.cast(padding_mask, waveform.dtype)
-    count = xp.maximum(xp.sum(mask, axis=-1, keepdims=True), 1.0)
-    mean = xp.sum(waveform * mask, axis=-1, keepdims=True) / count
-    centered = (waveform - mean) * mask
-    var = xp.sum(centered * centered, axis=-1, keepdims=True) / count
-    # A silent clip has var 0: the epsilon keeps this finite (result 0).
-    return centered / xp.sqrt(var + NORMALIZE_EPSILON)
-
-
-def conv_output_length(length, kernel_sizes, strides):
-    """Frames that a valid-padded conv stack makes from `length` samples.
-
-    Works on Python ints and on integer tensors alike:
-    `L = floor((L - k) / s) + 1` per layer, as transformers'
-    `_get_feat_extract_output_lengths`.
-
-    Args:
-        length: int or integer tensor. The number of input samples.
-        kernel_sizes: list of int. Kernel size of each conv layer.
-        strides: list of int. Stride of each conv layer.
-    """
-    for kernel_size, stride in zip(kernel_sizes, strides):
-        length = (length - kernel_size) // stride + 1
-    return length
-
-
 @keras.saving.register_keras_serializable(package="kser")
-class HubertFeatureEncoder(keras.layers.Layer):
+class ConvFeatureEncoder(keras.layers.Layer):
     """The convolutional waveform encoder: 7 strided Conv1D layers.
 
     `norm="group"` (base): layer 0 is conv -> GroupNorm with one group per
@@ -215,7 +178,7 @@ class HubertFeatureEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kser")
-class HubertFramePaddingMask(keras.layers.Layer):
+class FramePaddingMask(keras.layers.Layer):
     """Turns a sample-level padding mask into a frame-level one.
 
     A frame is valid when its index is below the number of frames the conv
@@ -268,7 +231,7 @@ class HubertFramePaddingMask(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kser")
-class HubertPositionalConvEmbedding(keras.layers.Layer):
+class PositionalConvEmbedding(keras.layers.Layer):
     """Convolutional relative position embedding, added to its input.
 
     Zeroes padded frames, then grouped Conv1D with `kernel_size // 2` zeros
@@ -335,8 +298,8 @@ class HubertPositionalConvEmbedding(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kser")
-class HubertEncoderLayer(keras.layers.Layer):
-    """One transformer layer of the HuBERT encoder.
+class TransformerEncoderLayer(keras.layers.Layer):
+    """One transformer layer of a HuBERT/wav2vec2-style encoder.
 
     `normalize_first=False` (base, post-LN):
     `x = LN(x + MHA(x)); x = LN_final(x + FFN(x))`.

@@ -1,0 +1,180 @@
+"""Prediction results as text: an aligned table, CSV or JSON."""
+
+import csv
+import io
+import json
+
+from kser.data.audio import SAMPLE_RATE
+from kser.errors import KserError
+from kser.predict.scoring import DEFAULT_HOP_SECONDS
+from kser.predict.scoring import DEFAULT_WINDOW_SECONDS
+
+FORMATS = ("table", "csv", "json")
+
+
+def _window_label(window):
+    return f"{window.start:.2f}-{window.end:.2f}s"
+
+
+def format_table(results, show_single_windows=False):
+    """Aligned text: one row per file, then one per window.
+
+    A file scored as a single window covering all of it gets no window row
+    (it would repeat the file row) unless `show_single_windows`.
+
+    Args:
+        results: list of `FilePrediction`.
+        show_single_windows: bool. Always list window rows.
+
+    Returns:
+        str.
+    """
+    if not results:
+        return ""
+    labels = results[0].label_names
+    header = ["file", "window", "emotion"] + list(labels)
+    rows = []
+    for result in results:
+        rows.append(
+            [result.path, "all", result.emotion]
+            + [f"{p:.3f}" for p in result.probabilities]
+        )
+        if len(result.windows) > 1 or show_single_windows:
+            for window, emotion in zip(
+                result.windows, result.window_emotions()
+            ):
+                rows.append(
+                    ["", _window_label(window), emotion]
+                    + [f"{p:.3f}" for p in window.probabilities]
+                )
+    widths = [
+        max(len(row[c]) for row in [header] + rows) for c in range(len(header))
+    ]
+    lines = []
+    for row in [header] + rows:
+        cells = [
+            cell.ljust(width) if c < 3 else cell.rjust(width)
+            for c, (cell, width) in enumerate(zip(row, widths))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def format_csv(results):
+    """CSV: a header, then per file one `all` row and one row per window.
+
+    Columns: `file`, `window` (`all` for the whole file, else the window's
+    1-based index), `start`, `end` (seconds), `emotion`, then one
+    probability column per label name.
+
+    Args:
+        results: list of `FilePrediction`.
+
+    Returns:
+        str.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    labels = results[0].label_names if results else []
+    header = ["file", "window", "start", "end", "emotion"] + list(labels)
+    writer.writerow(header)
+    for result in results:
+        writer.writerow(
+            [result.path, "all", "0.000", f"{result.duration:.3f}"]
+            + [result.emotion]
+            + [f"{p:.6f}" for p in result.probabilities]
+        )
+        for j, (window, emotion) in enumerate(
+            zip(result.windows, result.window_emotions())
+        ):
+            writer.writerow(
+                [
+                    result.path,
+                    str(j + 1),
+                    f"{window.start:.3f}",
+                    f"{window.end:.3f}",
+                    emotion,
+                ]
+                + [f"{p:.6f}" for p in window.probabilities]
+            )
+    return out.getvalue()
+
+
+def results_to_dict(
+    results,
+    window_seconds=DEFAULT_WINDOW_SECONDS,
+    hop_seconds=DEFAULT_HOP_SECONDS,
+    model=None,
+):
+    """A JSON-ready dict of results (the `--format json` output).
+
+    Args:
+        results: list of `FilePrediction`.
+        window_seconds: float. Recorded in the output.
+        hop_seconds: float. Recorded in the output.
+        model: str or None. The model path, recorded in the output.
+
+    Returns:
+        dict with `label_names`, `sample_rate`, `window_seconds`,
+        `hop_seconds`, `model` and `files`: per file `path`, `duration`,
+        `emotion`, `probabilities` (label -> float) and `windows` (each
+        `start`, `end`, `emotion`, `probabilities`).
+    """
+
+    def probs(p):
+        return {name: round(float(v), 6) for name, v in zip(labels, p)}
+
+    labels = results[0].label_names if results else []
+    files = []
+    for result in results:
+        files.append(
+            {
+                "path": result.path,
+                "duration": round(result.duration, 4),
+                "emotion": result.emotion,
+                "probabilities": probs(result.probabilities),
+                "windows": [
+                    {
+                        "start": round(w.start, 4),
+                        "end": round(w.end, 4),
+                        "emotion": emotion,
+                        "probabilities": probs(w.probabilities),
+                    }
+                    for w, emotion in zip(
+                        result.windows, result.window_emotions()
+                    )
+                ],
+            }
+        )
+    return {
+        "model": model,
+        "label_names": list(labels),
+        "sample_rate": SAMPLE_RATE,
+        "window_seconds": window_seconds,
+        "hop_seconds": hop_seconds,
+        "files": files,
+    }
+
+
+def format_results(results, format="table", **json_kwargs):
+    """Results as text in one of `FORMATS`.
+
+    Args:
+        results: list of `FilePrediction`.
+        format: str. `"table"`, `"csv"` or `"json"`.
+        **json_kwargs: passed to `results_to_dict` for `"json"`.
+
+    Returns:
+        str, ending with a newline.
+    """
+    if format == "table":
+        return format_table(results)
+    if format == "csv":
+        return format_csv(results)
+    if format == "json":
+        return (
+            json.dumps(results_to_dict(results, **json_kwargs), indent=2) + "\n"
+        )
+    raise KserError(
+        f"unknown format {format!r}: choose one of {', '.join(FORMATS)}"
+    )

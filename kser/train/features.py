@@ -1,0 +1,184 @@
+"""Frozen-backbone features for training: loading, the encoder, the cache.
+
+The backbone runs once per clip (and per cached noisy copy); its features
+go to a `FeatureCache` on disk that every fold and variant of a run reads.
+`prepare_features` extracts, in one pass, everything some pending folds
+will read, so that head-training workers never run the backbone.
+"""
+
+import os
+
+from kser.data.feature_cache import FeatureCache
+from kser.data.pipeline import NoiseAugmentation
+from kser.data.pipeline import Preprocessing
+from kser.errors import KserError
+from kser.train.precision import backbone_dtype
+
+# Clips per `prepare_features` extraction call: bounds the features held
+# in memory at once while keeping length bucketing effective.
+PREPARE_SLICE = 256
+
+
+def load_backbone(preset, dtype="float32"):
+    """Load a frozen-use backbone and whether its audio is normalised.
+
+    The family (HuBERT, ...) comes from the preset. The backbone is built
+    `padding_invariant`, so a clip's features never depend on the padding
+    its batch adds (cache and online paths agree).
+
+    Args:
+        preset: str. A preset name or a folder written by `kser convert`.
+        dtype: str. `"float32"` or `"bfloat16"` (the backbone then runs
+            `mixed_bfloat16`).
+
+    Returns:
+        `(backbone, normalize)`.
+    """
+    from kser.models import load_audio_converter
+    from kser.models import load_backbone as load_model_backbone
+
+    backbone = load_model_backbone(
+        preset, dtype=backbone_dtype(dtype), padding_invariant=True
+    )
+    normalize = bool(load_audio_converter(preset).do_normalize)
+    return backbone, normalize
+
+
+class BackboneShape:
+    """What a head-training worker knows of the backbone: its shape and
+    frame arithmetic, no weights."""
+
+    def __init__(self, hidden_dim, num_layers, conv_kernel_sizes, conv_strides):
+        self.hidden_dim = int(hidden_dim)
+        self.num_layers = int(num_layers)
+        self.conv_kernel_sizes = [int(k) for k in conv_kernel_sizes]
+        self.conv_strides = [int(s) for s in conv_strides]
+
+    @classmethod
+    def of(cls, backbone):
+        return cls(
+            backbone.hidden_dim,
+            backbone.num_layers,
+            backbone.conv_kernel_sizes,
+            backbone.conv_strides,
+        )
+
+    def to_dict(self):
+        return dict(vars(self))
+
+    def num_frames(self, num_samples):
+        """Frames the backbone makes from `num_samples` samples."""
+        from kser.models.waveform import conv_output_length
+
+        return conv_output_length(
+            num_samples, self.conv_kernel_sizes, self.conv_strides
+        )
+
+
+def noise_augmentation(config, mode):
+    """The `NoiseAugmentation` of an augmented variant's config."""
+    return NoiseAugmentation(
+        snr_db=config.snr_db,
+        mode=mode,
+        copies=config.noise_copies,
+        seed=config.seed,
+    )
+
+
+def build_encoder(backbone, layers, normalize):
+    """A compiled waveform -> features function for the feature cache.
+
+    The graph is `FrozenFeatureExtractor`'s (normalisation, backbone with
+    `training=False`, float32 features), with the output keys the cache
+    stores: `sequence_output` (`layers="last"`) or `hidden_states`.
+    """
+    if isinstance(backbone, BackboneShape):
+        raise KserError(
+            "feature cache miss in a head-training worker: the parent "
+            "process extracts every feature first (was the cache changed "
+            "during the run?)"
+        )
+    import keras
+
+    from kser.models import FrozenFeatureExtractor
+
+    extractor = FrozenFeatureExtractor(backbone, layers=layers, normalize=normalize)
+    inputs = {
+        "waveform": keras.Input(shape=(None,), name="waveform"),
+        "padding_mask": keras.Input(shape=(None,), dtype="int32", name="padding_mask"),
+    }
+    out = extractor(inputs)
+    key = "hidden_states" if layers == "weighted" else "sequence_output"
+    model = keras.Model(
+        inputs,
+        {key: out["features"], "frame_padding_mask": out["frame_padding_mask"]},
+    )
+    return model.predict_on_batch
+
+
+def make_cache(cache_dir, config, encoder_fn, fingerprint, normalize, progress,
+               num_frames):
+    """The `FeatureCache` for a config's layers, crop and dtype.
+
+    Args:
+        encoder_fn: callable. Returns the encoder on first use: a run
+            whose features are all cached never compiles the backbone.
+        num_frames: callable. The backbone's `num_frames(samples)`.
+    """
+    return FeatureCache(
+        cache_dir,
+        lambda inputs: encoder_fn()(inputs),
+        f"{fingerprint}:normalize={normalize}:"
+        f"dtype={config.dtype}:padding_invariant",
+        layers="all" if config.layers == "weighted" else "last",
+        preprocessing=Preprocessing(max_seconds=config.max_seconds),
+        batch_size=8,
+        progress=progress,
+        num_frames=num_frames,
+    )
+
+
+def prepare_features(experiment, pending):
+    """Extract (or find cached) every feature some folds will read.
+
+    Args:
+        experiment: `Experiment`. Gives the clips and caches.
+        pending: list of `(TrainConfig, Fold)`.
+    """
+    wanted = {}
+    for config, fold in pending:
+        if config.mode != "cached":
+            continue
+        train, val, test = fold.split(experiment.files)
+        entry = wanted.setdefault(
+            (config.layers, config.max_seconds, config.dtype),
+            {"config": config, "clean": set(), "noisy": {}},
+        )
+        entry["clean"].update(train + val + test)
+        if config.augment:
+            noise = noise_augmentation(config, "cached")
+            key = (noise.snr_db, noise.seed, tuple(noise.copy_indices))
+            entry["noisy"].setdefault(key, (noise, set()))[1].update(train)
+    for entry in wanted.values():
+        cache = experiment.cache(entry["config"])
+        jobs = [(None, (0,), entry["clean"])]
+        for noise, files in entry["noisy"].values():
+            copies = tuple(c for c in noise.copy_indices if c != 0)
+            if copies:
+                jobs.append((noise, copies, files))
+        for noise, copies, files in jobs:
+            files = sorted(files, key=_clip_order)
+            # In slices, so that the features are not all in memory.
+            for start in range(0, len(files), PREPARE_SLICE):
+                cache.extract_copies(files[start : start + PREPARE_SLICE], noise, copies)
+
+
+def _clip_order(clip):
+    # By file name, then path: for RAVDESS the order of its name fields.
+    path = os.fspath(clip.path)
+    return (os.path.basename(path), path)
+
+
+def cache_folder(out_dir, cache_dir=None):
+    """The feature cache folder: `cache_dir`, default `out_dir/feature_cache`."""
+    return cache_dir or os.path.join(out_dir, "feature_cache")

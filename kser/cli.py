@@ -406,8 +406,8 @@ def quickstart(out_dir, epochs, fold, seed, backend):
               help="A .keras EmotionClassifier, or a fold folder holding "
               "model.keras.")
 @click.option("--format", "output_format", default="table", show_default=True,
-              type=click.Choice(("table", "csv", "json")),
-              help="Output format.")
+              help="Output format (see `kser.predict.FORMATS`): table, csv "
+              "or json.")
 @click.option("--window-seconds", type=float, default=6.0, show_default=True,
               help="Window length; shorter files are one window.")
 @click.option("--hop-seconds", type=float, default=3.0, show_default=True,
@@ -435,6 +435,13 @@ def predict(inputs, model_path, output_format, window_seconds, hop_seconds,
     every class probability (softmax), as an aligned table, CSV or JSON.
     The table lists windows only for files with more than one.
     """
+    from kser.predict.formats import FORMATS
+
+    if output_format not in FORMATS:
+        raise click.BadParameter(
+            f"{output_format!r} is not one of {', '.join(FORMATS)}",
+            param_hint="'--format'",
+        )
     set_backend(backend)
     from kser.predict import format_results
     from kser.predict import predict_files
@@ -470,10 +477,14 @@ def predict(inputs, model_path, output_format, window_seconds, hop_seconds,
 @click.option("--out", "out_dir", required=True,
               type=click.Path(file_okay=False),
               help="The SavedModel folder to write.")
+@click.option("--format", "export_format", default="saved_model",
+              show_default=True,
+              help="The export format (see `kser.export.EXPORTERS`): "
+              "saved_model.")
 @click.option("--overwrite", is_flag=True,
               help="Replace --out if it already exists.")
 @backend_option
-def export(model_path, out_dir, overwrite, backend):
+def export(model_path, out_dir, export_format, overwrite, backend):
     """Export a classifier as a TensorFlow SavedModel for serving.
 
     The SavedModel runs without kser (plain TensorFlow or TF Serving). Its
@@ -483,12 +494,17 @@ def export(model_path, out_dir, overwrite, backend):
     `labels` signature and assets/kser_export.json give the class names.
     Needs the jax or tensorflow backend.
     """
-    set_backend(backend)
-    from kser.export import export_saved_model
+    from kser.export import get_exporter
 
-    model_dir = export_saved_model(model_path, out_dir, overwrite=overwrite)
-    click.echo(f"exported {model_path} to {model_dir} (signatures: serve, "
-               "labels)")
+    get_exporter(export_format)  # An unknown format fails before anything.
+    set_backend(backend)
+    from kser.export import export_model
+
+    model_dir = export_model(
+        model_path, out_dir, format=export_format, overwrite=overwrite
+    )
+    detail = " (signatures: serve, labels)" if export_format == "saved_model" else ""
+    click.echo(f"exported {model_path} to {model_dir} as {export_format}{detail}")
 
 
 if __name__ == "__main__":

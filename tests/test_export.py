@@ -189,3 +189,26 @@ def test_cli_export_bad_model_is_one_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "not a .keras model file" in lines[0]
     assert not (tmp_path / "x").exists()
+
+
+def test_export_formats_registry_and_unknown_format(tmp_path):
+    from kser.export import EXPORTERS
+    from kser.export import export_formats
+    from kser.export import export_model
+
+    assert export_formats() == list(EXPORTERS) and "saved_model" in EXPORTERS
+    with pytest.raises(ExportError, match="unknown export format 'nope'"):
+        export_model(tiny_classifier(), str(tmp_path / "out"), format="nope")
+    assert not (tmp_path / "out").exists()
+
+    model_path = str(tmp_path / "model.keras")
+    tiny_classifier().save(model_path)
+    result = CliRunner().invoke(
+        main,
+        ["export", "--model", model_path, "--out", str(tmp_path / "x"),
+         "--format", "nope"],
+    )
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "saved_model" in lines[0], result.output
+    assert not (tmp_path / "x").exists()

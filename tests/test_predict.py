@@ -325,6 +325,7 @@ def test_cli_out_file_and_window_options(model_path, audio_dir, tmp_path):
         ("not_model", "not a .keras model file"),
         ("not_classifier", "not a kser EmotionClassifier"),
         ("bad_hop", "hop must be positive"),
+        ("bad_format", "'xml' is not one of table, csv, json"),
     ],
 )
 def test_cli_errors(case, message, model_path, audio_dir, tmp_path):
@@ -354,9 +355,10 @@ def test_cli_errors(case, message, model_path, audio_dir, tmp_path):
     elif case == "bad_hop":
         extra = ["--window-seconds", "2", "--hop-seconds", "3"]
     out = tmp_path / "out.csv"
+    output_format = "xml" if case == "bad_format" else "csv"
     result = CliRunner().invoke(
         main,
-        ["predict", "--model", model, *inputs, "--format", "csv",
+        ["predict", "--model", model, *inputs, "--format", output_format,
          "--out", str(out), *extra],
     )
     line = _one_line_error(result)

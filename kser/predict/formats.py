@@ -9,7 +9,6 @@ from kser.errors import KserError
 from kser.predict.scoring import DEFAULT_HOP_SECONDS
 from kser.predict.scoring import DEFAULT_WINDOW_SECONDS
 
-FORMATS = ("table", "csv", "json")
 
 
 def _window_label(window):
@@ -156,25 +155,37 @@ def results_to_dict(
     }
 
 
+def format_json(results, **json_kwargs):
+    """Results as an indented JSON document (see `results_to_dict`)."""
+    return json.dumps(results_to_dict(results, **json_kwargs), indent=2) + "\n"
+
+
+# Output format name -> formatter `fn(results, **kwargs) -> str`; one line
+# per format. Only "json" uses the run details (window, hop, model).
+FORMATS = {
+    "table": format_table,
+    "csv": format_csv,
+    "json": format_json,
+}
+_TAKES_DETAILS = ("json",)
+
+
 def format_results(results, format="table", **json_kwargs):
     """Results as text in one of `FORMATS`.
 
     Args:
         results: list of `FilePrediction`.
-        format: str. `"table"`, `"csv"` or `"json"`.
-        **json_kwargs: passed to `results_to_dict` for `"json"`.
+        format: str. A name in `FORMATS` (`"table"`, `"csv"`, `"json"`).
+        **json_kwargs: run details passed to `results_to_dict` for
+            `"json"`.
 
     Returns:
         str, ending with a newline.
     """
-    if format == "table":
-        return format_table(results)
-    if format == "csv":
-        return format_csv(results)
-    if format == "json":
-        return (
-            json.dumps(results_to_dict(results, **json_kwargs), indent=2) + "\n"
+    if format not in FORMATS:
+        raise KserError(
+            f"unknown format {format!r}: choose one of {', '.join(FORMATS)}"
         )
-    raise KserError(
-        f"unknown format {format!r}: choose one of {', '.join(FORMATS)}"
-    )
+    if format in _TAKES_DETAILS:
+        return FORMATS[format](results, **json_kwargs)
+    return FORMATS[format](results)

@@ -1,4 +1,4 @@
-"""Exporting an `EmotionClassifier` as a TensorFlow SavedModel.
+"""The SavedModel exporter: an `EmotionClassifier` as a TensorFlow SavedModel.
 
 The SavedModel needs neither kser nor Keras to run: plain
 `tf.saved_model.load` (or TF Serving) is enough. It holds:
@@ -20,12 +20,8 @@ SavedModel from the torch backend today; `export_saved_model` says so.
 
 import json
 import os
-import shutil
-import tempfile
 
 from kser.errors import ExportError
-from kser.predict.loader import load_classifier
-from kser.predict.loader import resolve_model_path
 
 SERVE_ENDPOINT = "serve"
 LABELS_ENDPOINT = "labels"
@@ -142,6 +138,17 @@ def _write_archive(model, folder, backend):
         f.write("\n")
 
 
+def check():
+    """Fail fast, before a model loads: the backend must be able to export."""
+    check_export_backend()
+
+
+def write(model, folder):
+    """Write `model` (a loaded `EmotionClassifier`) as a SavedModel into
+    the empty `folder` (the exporter entry point; see `kser.export`)."""
+    _write_archive(model, folder, check_export_backend())
+
+
 def export_saved_model(model, out_dir, overwrite=False):
     """Write an `EmotionClassifier` as a TensorFlow SavedModel folder.
 
@@ -178,46 +185,6 @@ def export_saved_model(model, out_dir, overwrite=False):
     names = loaded.signatures["labels"]()["label_names"]
     ```
     """
-    if not hasattr(model, "label_names"):
-        resolve_model_path(model)  # Fail fast, before importing Keras.
-    backend = check_export_backend()
-    out_dir = os.path.abspath(os.fspath(out_dir))
-    if os.path.lexists(out_dir) and not overwrite:
-        raise ExportError(
-            f"{out_dir} already exists; pass --overwrite to replace it"
-        )
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ExportError(
-            f"{out_dir} is a file, not a folder; pick another --out"
-        )
-    if not hasattr(model, "label_names"):
-        model = load_classifier(model)
+    from kser.export import export_model
 
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    name = os.path.basename(out_dir)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{name}.", suffix=".tmp")
-    # mkdtemp makes the folder 0700; give it the usual umask permissions.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
-    old = None
-    try:
-        _write_archive(model, tmp, backend)
-        if os.path.lexists(out_dir):
-            # A fresh unused name beside out_dir for the old export.
-            old = tempfile.mkdtemp(
-                dir=parent, prefix=f".{name}.", suffix=".old"
-            )
-            os.rmdir(old)
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and not os.path.lexists(out_dir):
-            os.replace(old, out_dir)
-            old = None
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    return out_dir
+    return export_model(model, out_dir, format="saved_model", overwrite=overwrite)

@@ -1,8 +1,17 @@
-"""RAVDESS data: index, folds, audio, synthetic corpus, batches, feature cache.
+"""Speech emotion data: corpora, folds, audio, batches, feature cache.
 
-Data flows one way: files (`ravdess`) -> actor folds (`folds`) -> audio
-(`audio`) -> batches (`pipeline`) -> cached backbone features
-(`feature_cache`). `synthetic` writes a RAVDESS-format stand-in corpus.
+Data flows one way: a corpus index (`corpora`) -> speaker-disjoint folds
+(`folds`) -> audio (`audio`, `clips`) -> batches (`pipeline`, `batching`)
+-> cached backbone features (`feature_cache`). `synthetic` writes a
+RAVDESS-format stand-in corpus.
+
+The corpus seam: `kser.data.corpora.CORPORA` maps each corpus name to a
+module whose `CORPUS` (a `Corpus`) gives its canonical label names, its
+index function (a `CorpusIndex` of clips with `path`, `label_name` and
+`speaker`) and its fold protocols. `load_corpus(name, root)` indexes one,
+`get_folds(protocol, corpus=name)` gives its folds, and `class_index`
+maps a clip's label name to a class number. RAVDESS is the first corpus
+(`corpora/ravdess.py`; `kser.data.ravdess` re-exports it).
 
 Names are imported on first use, so `import kser.data` stays light and
 loads neither TensorFlow nor Keras (TensorFlow loads Keras, which must wait
@@ -10,16 +19,27 @@ until the backend is chosen).
 
 Examples:
 ```python
-from kser.data import index_ravdess, paper_folds, fold_datasets
+from kser.data import load_corpus, get_folds, fold_datasets
 
-index = index_ravdess("Audio_Speech_Actors_01-24", require_complete=True)
-train, val, test = fold_datasets(index, paper_folds()[2], batch_size=8)
+index = load_corpus("ravdess", "Audio_Speech_Actors_01-24", require_complete=True)
+fold = get_folds("paper", corpus="ravdess")[2]
+train, val, test = fold_datasets(index, fold, batch_size=8)
 ```
 """
 
 import importlib
 
 _EXPORTS = {
+    "kser.data.corpora": (
+        "CORPORA",
+        "Corpus",
+        "CorpusIndex",
+        "Utterance",
+        "class_index",
+        "corpus_names",
+        "get_corpus",
+        "load_corpus",
+    ),
     "kser.data.ravdess": (
         "ACTORS",
         "CLIPS_PER_ACTOR",
@@ -60,7 +80,6 @@ _EXPORTS = {
     ),
     "kser.data.feature_cache": (
         "FeatureCache",
-        "num_frames",
         "weights_fingerprint",
     ),
     "kser.data.synthetic": (

@@ -3,6 +3,9 @@
 Every problem with a file (missing, corrupt, truncated, empty, NaN or Inf
 samples) raises `AudioError` naming the file. Silent files load: they are
 valid recordings, and `normalize_waveform` keeps them finite.
+
+`normalize_waveform` (and `NORMALIZE_EPSILON`) are re-exported from
+`kser.models.waveform`, the one implementation shared with the models.
 """
 
 import hashlib
@@ -13,13 +16,13 @@ import struct
 import numpy as np
 
 from kser.errors import AudioError
+from kser.models.waveform import NORMALIZE_EPSILON  # noqa: F401
+from kser.models.waveform import normalize_waveform  # noqa: F401
 
 # HuBERT's input rate.
 SAMPLE_RATE = 16000
 # The resampy filter; part of the feature cache key.
 RESAMPLE_FILTER = "kaiser_best"
-# transformers' Wav2Vec2FeatureExtractor adds 1e-7 to the variance.
-NORMALIZE_EPSILON = 1e-7
 
 
 def content_hash(data):
@@ -179,27 +182,6 @@ def load_audio(path, sample_rate=SAMPLE_RATE, filter=RESAMPLE_FILTER):
     """
     path = os.fspath(path)
     return decode_audio(read_bytes(path), path, sample_rate, filter=filter)
-
-
-def normalize_waveform(waveform, epsilon=NORMALIZE_EPSILON):
-    """Zero mean, unit variance, as transformers' feature extractor does.
-
-    `(x - mean) / sqrt(var + epsilon)`: a silent clip stays all zeros
-    instead of dividing by zero.
-
-    Args:
-        waveform: 1D float array.
-        epsilon: float. Added to the variance.
-
-    Returns:
-        A float32 array of the same shape.
-    """
-    waveform = np.asarray(waveform, np.float32)
-    if waveform.size == 0:
-        return waveform
-    centered = waveform - waveform.mean(dtype=np.float64)
-    var = np.mean(np.square(centered, dtype=np.float64))
-    return (centered / np.sqrt(var + epsilon)).astype(np.float32)
 
 
 def rms(waveform):

@@ -16,8 +16,11 @@ is stale, one that does not load or fails its checksum is corrupt: both are
 recomputed and overwritten. Entries are written to a temporary file and
 renamed, so an interrupted extraction keeps every entry finished before it.
 
-This module does not import `kser.models`: pass any encode function that
-maps a batch `{"waveform", "padding_mask"}` to the backbone's output dict.
+The cache knows no backbone: pass any encode function that maps a batch
+`{"waveform", "padding_mask"}` to the backbone's output dict, and the
+backbone's `num_frames(samples)` (frames per clip length). It imports only
+the Keras-free `kser.models.fingerprint` (`weights_fingerprint`, re-exported
+here).
 """
 
 import collections
@@ -32,17 +35,15 @@ import numpy as np
 
 from kser.data.audio import content_hash
 from kser.data.audio import read_bytes
-from kser.data.pipeline import Clip
-from kser.data.pipeline import Preprocessing
-from kser.data.pipeline import load_clips
-from kser.data.pipeline import prepare_waveform
+from kser.data.clips import Clip
+from kser.data.clips import Preprocessing
+from kser.data.clips import load_clips
+from kser.data.clips import prepare_waveform
 from kser.errors import AudioError
 from kser.errors import DataError
+from kser.models.fingerprint import weights_fingerprint  # noqa: F401
 
 FORMAT_VERSION = 1
-# HuBERT's conv feature encoder: one frame per 320 samples.
-CONV_KERNEL_SIZES = (10, 3, 3, 3, 3, 2, 2)
-CONV_STRIDES = (5, 2, 2, 2, 2, 2, 2)
 # Batches are padded to a multiple of this many seconds: a clip's padding
 # (which the group-norm conv layer of base models sees) then depends on its
 # own length only, and the backbone meets few distinct shapes.
@@ -50,48 +51,21 @@ DEFAULT_PAD_SECONDS = 0.5
 DTYPES = ("float32", "float16")
 
 
-def num_frames(
-    num_samples, kernel_sizes=CONV_KERNEL_SIZES, strides=CONV_STRIDES
-):
-    """int. Frames the conv encoder makes from `num_samples` real samples.
-
-    Each layer maps a length L to `floor((L - kernel) / stride) + 1`.
-
-    Examples:
-    ```python
-    num_frames(16000)  # 49
-    ```
-    """
-    length = int(num_samples)
-    for kernel, stride in zip(kernel_sizes, strides):
-        if length < kernel:
-            return 0
-        length = (length - kernel) // stride + 1
-    return length
-
-
-def weights_fingerprint(model):
-    """str. A SHA-256 over all of a Keras model's weight values.
-
-    Hashes the dtype, shape and bytes of every entry of `model.weights`, in
-    order; names are left out because Keras numbers them per session.
-
-    Args:
-        model: a Keras model or layer (e.g. a `HubertBackbone`).
-
-    Examples:
-    ```python
-    cache = FeatureCache("cache/", backbone, weights_fingerprint(backbone))
-    ```
-    """
-    import keras
-
-    digest = hashlib.sha256()
-    for weight in model.weights:
-        value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
-        digest.update(f"{value.dtype.str}{value.shape};".encode())
-        digest.update(value.tobytes())
-    return digest.hexdigest()
+def min_samples(num_frames, limit=1 << 24):
+    """int or None. The fewest samples from which `num_frames` makes a
+    frame (None if none up to `limit` does)."""
+    if num_frames(limit) < 1:
+        return None
+    lo, hi = 0, 1
+    while num_frames(hi) < 1:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if num_frames(mid) < 1:
+            lo = mid
+        else:
+            hi = mid
+    return hi
 
 
 def _to_numpy(x):
@@ -145,6 +119,12 @@ class FeatureCache:
         pad_seconds: float. Clips of similar length are batched together
             and padded to a multiple of this duration.
         progress: bool. Show a progress bar while extracting.
+        num_frames: callable or None. Maps a clip's number of samples to
+            the number of frames the backbone makes from it, e.g.
+            `backbone.num_frames`; None takes `encode_fn.num_frames`.
+
+    Raises:
+        DataError: no `num_frames` given and `encode_fn` has none.
 
     Examples:
     ```python
@@ -169,6 +149,7 @@ class FeatureCache:
         batch_size=8,
         pad_seconds=DEFAULT_PAD_SECONDS,
         progress=True,
+        num_frames=None,
     ):
         if not isinstance(fingerprint, str) or not fingerprint:
             raise DataError("fingerprint must be a non-empty string")
@@ -178,6 +159,14 @@ class FeatureCache:
             )
         if int(batch_size) < 1:
             raise DataError(f"batch_size must be at least 1, got {batch_size}")
+        if num_frames is None:
+            num_frames = getattr(encode_fn, "num_frames", None)
+        if not callable(num_frames):
+            raise DataError(
+                "pass num_frames=backbone.num_frames (samples -> frames) to "
+                "FeatureCache: encode_fn has no num_frames"
+            )
+        self.num_frames = num_frames
         self.directory = os.path.expanduser(os.fspath(directory))
         self.encode_fn = encode_fn
         self.fingerprint = fingerprint
@@ -190,6 +179,13 @@ class FeatureCache:
         )
         self.progress = progress
         self.stats = collections.Counter()
+
+    def _frames(self, num_samples):
+        """int. Frames the backbone makes from `num_samples` samples."""
+        num_samples = int(num_samples)
+        if num_samples < 1:
+            return 0
+        return int(self.num_frames(num_samples))
 
     # --- keys and entries -------------------------------------------------
 
@@ -254,7 +250,7 @@ class FeatureCache:
             checksum != meta.get("sha256")
             or list(features.shape) != meta.get("shape")
             or features.shape[frame_axis]
-            != num_frames(meta.get("num_samples", -1))
+            != self._frames(meta.get("num_samples", -1))
         ):
             self.stats["corrupt"] += 1
             return None
@@ -394,10 +390,12 @@ class FeatureCache:
             length = len(clips[i].waveform)
             if max_samples is not None:
                 length = min(length, max_samples)
-            if num_frames(length) < 1:
+            if self._frames(length) < 1:
+                need = min_samples(self._frames)
+                need = f"; at least {need} are needed" if need else ""
                 raise AudioError(
                     f"{clips[i].path or clips[i].name}: too short for the "
-                    f"backbone ({length} samples; at least 400 are needed)"
+                    f"backbone ({length} samples make no frame{need})"
                 )
             padded = -(-length // self.pad_multiple) * self.pad_multiple
             jobs.append((padded, length, c, i, copy_index, settings))
@@ -451,7 +449,7 @@ class FeatureCache:
         if frame_mask is not None:
             frame_mask = _to_numpy(frame_mask)
         for row, (_, length, c, i, copy_index, settings) in enumerate(batch):
-            frames = num_frames(length)
+            frames = self._frames(length)
             if (
                 frame_mask is not None
                 and int(np.sum(frame_mask[row])) != frames

@@ -1,44 +1,72 @@
-"""Speaker-disjoint folds: the paper's 12 folds, EmoBox's 6, and a helper.
+"""Speaker-disjoint folds for any corpus, and each corpus's protocols.
 
-Every fold is a `Fold` of actor ids; building one checks that no actor is in
-two of its splits. `Fold.split` turns an index of clips into the three
-lists.
+Every fold is a `Fold` of speaker ids (ints, such as RAVDESS actors, or
+strings); building one checks that no speaker is in two of its splits.
+`Fold.split` turns an index of clips into the three lists by
+`clip.speaker`. `speaker_kfold` cuts any speakers into k folds.
+
+Named protocols belong to their corpus (`kser.data.corpora`):
+`get_folds("paper", corpus="ravdess")`. RAVDESS's `paper_folds`,
+`emobox_folds`, `EMOBOX_TEST_ACTORS` and `PROTOCOLS` are importable from
+here too; they live in `kser.data.corpora.ravdess_protocols`.
 """
 
 import dataclasses
 
 import numpy as np
 
-from kser.data.ravdess import ACTORS
+from kser.data.corpora.base import check_speaker
+from kser.data.corpora.base import speaker_key
 from kser.errors import DataError
 
-# EmoBox's RAVDESS protocol: 6 folds of 4 test actors each (its
-# data/ravdess/fold_*/ravdess_test_fold_*.jsonl).
-EMOBOX_TEST_ACTORS = (
-    (1, 11, 20, 21),
-    (4, 10, 12, 14),
-    (8, 9, 19, 23),
-    (3, 5, 7, 24),
-    (2, 15, 16, 18),
-    (6, 13, 17, 22),
+# Names re-exported, on first use, from the RAVDESS protocols module:
+# importing it here at module top would be circular.
+_RAVDESS_NAMES = (
+    "EMOBOX_TEST_ACTORS",
+    "PROTOCOLS",
+    "emobox_folds",
+    "paper_folds",
 )
 
-PROTOCOLS = ("paper", "emobox")
+
+def __getattr__(name):
+    if name in _RAVDESS_NAMES:
+        import kser.data.corpora.ravdess_protocols as protocols
+
+        return getattr(protocols, name)
+    raise AttributeError(f"module 'kser.data.folds' has no attribute {name!r}")
+
+
+def _speaker_label(speaker):
+    # RAVDESS keeps its wording: "actor 07".
+    if isinstance(speaker, int):
+        return f"actor {speaker:02d}"
+    return f"speaker {speaker}"
+
+
+def _speaker_of(clip):
+    speaker = getattr(clip, "speaker", None)
+    if speaker is None:
+        speaker = getattr(clip, "actor", None)
+    return speaker
 
 
 @dataclasses.dataclass(frozen=True)
 class Fold:
-    """One speaker-disjoint split of actors into train, validation and test.
+    """One speaker-disjoint split of speakers into train, validation and test.
+
+    Speakers are ints (RAVDESS actors) or strings; each split is stored
+    sorted (ints numerically, before strings).
 
     Args:
         index: int. The fold number, 1-based.
-        train: tuple of int. Training actors.
-        validation: tuple of int. Validation actors (may be empty).
-        test: tuple of int. Test actors.
+        train: tuple of int or str. Training speakers.
+        validation: tuple of int or str. Validation speakers (may be empty).
+        test: tuple of int or str. Test speakers.
         protocol: str. Which protocol the fold belongs to, e.g. `"paper"`.
 
     Raises:
-        DataError: an actor is in two splits.
+        DataError: a speaker is in two splits.
 
     Examples:
     ```python
@@ -56,8 +84,11 @@ class Fold:
 
     def __post_init__(self):
         for split in ("train", "validation", "test"):
+            speakers = [
+                check_speaker(s, where=self.name) for s in getattr(self, split)
+            ]
             object.__setattr__(
-                self, split, tuple(sorted(int(a) for a in getattr(self, split)))
+                self, split, tuple(sorted(speakers, key=speaker_key))
             )
         splits = {
             "train": self.train,
@@ -65,19 +96,19 @@ class Fold:
             "test": self.test,
         }
         seen = {}
-        for split, actors in splits.items():
-            if len(set(actors)) != len(actors):
+        for split, speakers in splits.items():
+            if len(set(speakers)) != len(speakers):
                 raise DataError(
-                    f"{self.name}: an actor is listed twice in {split}"
+                    f"{self.name}: a speaker is listed twice in {split}"
                 )
-            for actor in actors:
-                if actor in seen:
+            for speaker in speakers:
+                if speaker in seen:
                     raise DataError(
-                        f"{self.name}: actor {actor:02d} is in both "
-                        f"{seen[actor]} and {split}; folds must be "
+                        f"{self.name}: {_speaker_label(speaker)} is in both "
+                        f"{seen[speaker]} and {split}; folds must be "
                         "speaker-disjoint"
                     )
-                seen[actor] = split
+                seen[speaker] = split
         if not self.train or not self.test:
             raise DataError(f"{self.name}: train and test must not be empty")
 
@@ -86,16 +117,24 @@ class Fold:
         return f"{self.protocol}-{self.index}"
 
     @property
+    def speakers(self):
+        """tuple. Every speaker the fold uses, sorted."""
+        return tuple(
+            sorted(self.train + self.validation + self.test, key=speaker_key)
+        )
+
+    @property
     def actors(self):
-        """tuple of int. Every actor the fold uses."""
-        return tuple(sorted(self.train + self.validation + self.test))
+        """tuple. Every speaker the fold uses (an alias of `speakers`)."""
+        return self.speakers
 
     def split(self, files):
-        """Split clips by actor into (train, validation, test) lists.
+        """Split clips by speaker into (train, validation, test) lists.
 
         Args:
-            files: iterable of objects with an `actor` attribute, such as a
-                `RavdessIndex` or a list of `RavdessFile`.
+            files: iterable of clips with a `speaker` (or, failing that, an
+                `actor`) attribute: a corpus index, a list of `Utterance`
+                or `RavdessFile`, or loaded `Clip`s.
 
         Returns:
             A tuple of three lists, in the order of `files`. Clips of actors
@@ -108,11 +147,12 @@ class Fold:
         )
         out = ([], [], [])
         for clip in files:
-            if clip.actor in train:
+            speaker = _speaker_of(clip)
+            if speaker in train:
                 out[0].append(clip)
-            elif clip.actor in validation:
+            elif speaker in validation:
                 out[1].append(clip)
-            elif clip.actor in test:
+            elif speaker in test:
                 out[2].append(clip)
         return out
 
@@ -142,7 +182,7 @@ def speaker_kfold(
     every other group trains. Every speaker is tested exactly once.
 
     Args:
-        speakers: iterable of int. Speaker ids.
+        speakers: iterable of int or str. Speaker ids.
         num_folds: int. Number of folds, at least 2 (3 with validation).
         validation: bool. Hold out a validation group; if False, the
             validation split is empty and the rest trains.
@@ -159,7 +199,10 @@ def speaker_kfold(
     speaker_kfold(range(1, 25), num_folds=12)
     ```
     """
-    speakers = sorted(int(s) for s in speakers)
+    speakers = sorted(
+        (check_speaker(s, where="speaker_kfold") for s in speakers),
+        key=speaker_key,
+    )
     if len(set(speakers)) != len(speakers):
         raise DataError("speaker_kfold: a speaker is listed twice")
     minimum = 3 if validation else 2
@@ -169,9 +212,12 @@ def speaker_kfold(
             f"number of speakers ({len(speakers)}), got {num_folds}"
         )
     if shuffle:
-        speakers = list(np.random.default_rng(seed).permutation(speakers))
+        # Permuting positions draws the same order as permuting the ids.
+        order = np.random.default_rng(seed).permutation(len(speakers))
+        speakers = [speakers[int(i)] for i in order]
     groups = [
-        tuple(int(s) for s in g) for g in np.array_split(speakers, num_folds)
+        tuple(speakers[int(i)] for i in g)
+        for g in np.array_split(np.arange(len(speakers)), num_folds)
     ]
     folds = []
     for k in range(num_folds):
@@ -182,83 +228,36 @@ def speaker_kfold(
     return folds
 
 
-def paper_folds():
-    """The 12 folds of the paper's Table I.
-
-    Fold k (1..12) validates on actors 2k-1 and 2k and tests on the next
-    pair, 2k+1 and 2k+2; fold 12 tests on actors 01 and 02. The other 20
-    actors train.
-
-    Returns:
-        A list of 12 `Fold`s with `protocol="paper"`.
-    """
-    return speaker_kfold(ACTORS, num_folds=12, protocol="paper")
-
-
-def _emobox_validation(fold_number, test):
-    # Walk the paper's actor pairs (1,2), (3,4), ... from pair 2k-1 on and
-    # take the first pair with no test actor: one male and one female
-    # actor, 18 left to train, and no actor validates twice across folds.
-    num_pairs = len(ACTORS) // 2
-    for step in range(num_pairs):
-        j = (2 * (fold_number - 1) + step) % num_pairs
-        pair = (2 * j + 1, 2 * j + 2)
-        if not set(pair) & set(test):
-            return pair
-    raise AssertionError("unreachable: every fold leaves a free pair")
-
-
-def emobox_folds(validation=True):
-    """EmoBox's 6-fold RAVDESS protocol, so results compare with its numbers.
-
-    Test actors per fold: {1,11,20,21}, {4,10,12,14}, {8,9,19,23},
-    {3,5,7,24}, {2,15,16,18}, {6,13,17,22}. EmoBox itself has no
-    validation split; kser validates fold k on the first actor pair
-    (2j-1, 2j), j = 2k-1, 2k, ... (wrapping), with no test actor:
-    (3,4), (5,6), (11,12), (13,14), (19,20), (23,24). Each is one male
-    and one female actor, as in the paper's pairs, and 18 actors train.
+def get_folds(protocol, corpus="ravdess", index=None):
+    """The folds of one of a corpus's named protocols.
 
     Args:
-        validation: bool. Hold out the validation pair; with False the 20
-            non-test actors all train, as in EmoBox.
-
-    Returns:
-        A list of 6 `Fold`s with `protocol="emobox"`.
-    """
-    folds = []
-    for k, test in enumerate(EMOBOX_TEST_ACTORS, start=1):
-        val = _emobox_validation(k, test) if validation else ()
-        train = [a for a in ACTORS if a not in test and a not in val]
-        folds.append(Fold(k, train, val, test, protocol="emobox"))
-    return folds
-
-
-def get_folds(protocol):
-    """The folds of a named protocol.
-
-    Args:
-        protocol: str. `"paper"` (12 folds, Table I) or `"emobox"` (6 folds).
+        protocol: str or None. For RAVDESS `"paper"` (12 folds, Table I) or
+            `"emobox"` (6 folds); None is the corpus's default.
+        corpus: str. A name from `kser.data.corpora.CORPORA`.
+        index: the corpus index or None; protocols built from the speakers
+            found need it.
 
     Returns:
         A list of `Fold`s.
+
+    Raises:
+        DataError: an unknown corpus or protocol.
     """
-    if protocol == "paper":
-        return paper_folds()
-    if protocol == "emobox":
-        return emobox_folds()
-    raise DataError(
-        f"unknown fold protocol {protocol!r}: choose one of {', '.join(PROTOCOLS)}"
-    )
+    from kser.data.corpora import get_corpus
+
+    return get_corpus(corpus).folds(protocol, index=index)
 
 
-def get_fold(protocol, index):
-    """One fold of a named protocol, by its 1-based number.
+def get_fold(protocol, index, corpus="ravdess"):
+    """One fold of a corpus's named protocol, by its 1-based number.
 
     Args:
-        protocol: str. `"paper"` or `"emobox"`.
+        protocol: str. For RAVDESS `"paper"` or `"emobox"`.
         index: int. The fold number, 1-based.
+        corpus: str. A name from `kser.data.corpora.CORPORA`.
     """
-    folds = get_folds(protocol)
+    folds = get_folds(protocol, corpus=corpus)
     if not 1 <= int(index) <= len(folds):
         raise DataError(f"{protocol} has folds 1..{len(folds)}, not {index}")
     return folds[int(index) - 1]

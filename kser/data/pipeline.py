@@ -1,474 +1,53 @@
-"""From clips to batches: crop/pad, noise augmentation, shuffling, tf.data.
+"""From clips to batches: `tf.data` datasets of waveforms or cached features.
 
 Batches are `({"waveform": float32 [batch, samples], "padding_mask": int32
 [batch, samples]}, label int32 [batch])` at 16 kHz, padding_mask 1 for real
 samples and 0 for the zeros padded at the end, ready for `HubertBackbone`.
+
+Clips, preprocessing and noise are in `clips`, batch order and padding in
+`batching`; every name this module had is still importable from it.
 
 TensorFlow is imported inside the functions that build datasets, never at
 module import: importing TensorFlow loads Keras, and Keras must not be
 loaded before the user has chosen its backend.
 """
 
-import dataclasses
-import hashlib
-import math
-import os
-
 import numpy as np
 
-from kser.data.audio import NORMALIZE_EPSILON
-from kser.data.audio import RESAMPLE_FILTER
-from kser.data.audio import SAMPLE_RATE
-from kser.data.audio import content_hash
-from kser.data.audio import decode_audio
-from kser.data.audio import normalize_waveform
-from kser.data.audio import read_bytes
-from kser.data.audio import rms
+from kser.data.audio import NORMALIZE_EPSILON  # noqa: F401
+from kser.data.audio import RESAMPLE_FILTER  # noqa: F401
+from kser.data.audio import SAMPLE_RATE  # noqa: F401
+from kser.data.audio import content_hash  # noqa: F401
+from kser.data.audio import decode_audio  # noqa: F401
+from kser.data.audio import read_bytes  # noqa: F401
+from kser.data.audio import rms  # noqa: F401
+from kser.data.batching import GROUP_POOL_BATCHES  # noqa: F401
+from kser.data.batching import grouped_positions
+from kser.data.batching import length_grouped_order  # noqa: F401
+from kser.data.batching import pad_time_to_multiple
+from kser.data.clips import CROP_POLICIES  # noqa: F401
+from kser.data.clips import DEFAULT_MAX_SECONDS  # noqa: F401
+from kser.data.clips import DEFAULT_SNR_DB  # noqa: F401
+from kser.data.clips import NOISE_MODES  # noqa: F401
+from kser.data.clips import Clip
+from kser.data.clips import NoiseAugmentation  # noqa: F401
+from kser.data.clips import Preprocessing
+from kser.data.clips import _check_clips
+from kser.data.clips import _describe  # noqa: F401
+from kser.data.clips import _progress  # noqa: F401
+from kser.data.clips import add_noise
+from kser.data.clips import crop_waveform
+from kser.data.clips import load_clips
+from kser.data.clips import noise_seed
+from kser.data.clips import noise_std  # noqa: F401
+from kser.data.clips import prepare_waveform  # noqa: F401
 from kser.errors import DataError
-
-# RAVDESS speech clips last about 3 to 5 s, so 6 s keeps every clip whole
-# while bounding memory and compute for longer user audio.
-DEFAULT_MAX_SECONDS = 6.0
-# White noise 20 dB below each clip's RMS: clearly audible, speech stays
-# intelligible. The paper says only "a small amount" of noise.
-DEFAULT_SNR_DB = 20.0
-CROP_POLICIES = ("center", "start")
-NOISE_MODES = ("online", "cached")
-# Length-grouped batching sorts pools of this many batches by length (as
-# transformers' `group_by_length` "megabatches"): large enough that a batch
-# holds clips of nearly one length, small enough that the pools of an epoch
-# still mix.
-GROUP_POOL_BATCHES = 50
-
-
-@dataclasses.dataclass(frozen=True)
-class Preprocessing:
-    """How a clip becomes the waveform the backbone sees.
-
-    Args:
-        sample_rate: int. Output sample rate; HuBERT wants 16000.
-        max_seconds: float or None. Longer clips are cropped to this length;
-            None keeps clips whole. Default 6 s keeps every RAVDESS speech
-            clip whole.
-        crop: str. Which part of a long clip to keep: `"center"` (default;
-            RAVDESS clips start and end with silence) or `"start"`.
-        normalize: bool. Zero mean, unit variance per clip, after noise.
-            Leave False when the model's `HubertAudioConverter` does it.
-        resample_filter: str. resampy filter, `"kaiser_best"` or
-            `"kaiser_fast"`.
-    """
-
-    sample_rate: int = SAMPLE_RATE
-    max_seconds: float = DEFAULT_MAX_SECONDS
-    crop: str = "center"
-    normalize: bool = False
-    resample_filter: str = RESAMPLE_FILTER
-
-    def __post_init__(self):
-        if int(self.sample_rate) <= 0:
-            raise DataError(
-                f"sample_rate must be positive, got {self.sample_rate}"
-            )
-        if self.max_seconds is not None and not float(self.max_seconds) > 0:
-            raise DataError(
-                f"max_seconds must be positive or None, got {self.max_seconds}"
-            )
-        if self.crop not in CROP_POLICIES:
-            raise DataError(
-                f"unknown crop policy {self.crop!r}: choose one of "
-                f"{', '.join(CROP_POLICIES)}"
-            )
-        if self.resample_filter not in ("kaiser_best", "kaiser_fast"):
-            raise DataError(
-                f"unknown resample filter {self.resample_filter!r}: choose "
-                "kaiser_best or kaiser_fast"
-            )
-
-    @property
-    def max_samples(self):
-        """int or None. `max_seconds` in samples."""
-        if self.max_seconds is None:
-            return None
-        return int(round(float(self.max_seconds) * int(self.sample_rate)))
-
-    def cache_settings(self):
-        """dict. Every setting that changes the waveform, for cache keys."""
-        return {
-            "sample_rate": int(self.sample_rate),
-            "max_samples": self.max_samples,
-            "crop": self.crop,
-            "normalize": bool(self.normalize),
-            "resample": f"resampy:{self.resample_filter}",
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class NoiseAugmentation:
-    """Gaussian white noise on training audio, at an SNR relative to each clip.
-
-    The noise standard deviation is `rms(clip) * 10 ** (-snr_db / 20)`, the
-    RMS taken over the clip's real (cropped, unpadded) samples, so every
-    clip gets the same signal-to-noise ratio whatever its loudness; a
-    silent clip stays silent.
-
-    Each epoch of training data holds every clip clean (if `keep_clean`)
-    plus `copies` noisy versions of it:
-    - `mode="online"`: fresh noise every epoch (waveform pipeline only).
-    - `mode="cached"`: copy k of a clip always gets the same noise, seeded
-      by `seed`, the clip's content hash and k, so the backbone's features
-      for it can be cached (`FeatureCache`).
-
-    Args:
-        snr_db: float. Signal-to-noise ratio in dB; default 20.
-        mode: str. `"online"` or `"cached"`.
-        copies: int. Noisy versions of each clip per epoch, at least 1.
-        keep_clean: bool. Also keep the clean clip in the training set.
-        seed: int. Seed of the noise.
-
-    Examples:
-    ```python
-    noise = NoiseAugmentation(snr_db=20.0, mode="online")
-    train = make_dataset(train_clips, training=True, noise=noise)
-    ```
-    """
-
-    snr_db: float = DEFAULT_SNR_DB
-    mode: str = "online"
-    copies: int = 1
-    keep_clean: bool = True
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.mode not in NOISE_MODES:
-            raise DataError(
-                f"unknown noise mode {self.mode!r}: choose one of "
-                f"{', '.join(NOISE_MODES)}"
-            )
-        if int(self.copies) < 1:
-            raise DataError(
-                f"noise copies must be at least 1, got {self.copies}"
-            )
-        if not math.isfinite(float(self.snr_db)):
-            raise DataError(
-                f"noise snr_db must be a finite number, got {self.snr_db}"
-            )
-
-    @property
-    def copy_indices(self):
-        """tuple of int. Copy 0 is the clean clip, 1..copies are noisy."""
-        first = 0 if self.keep_clean else 1
-        return tuple(range(first, int(self.copies) + 1))
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Clip:
-    """A loaded clip: its waveform at the pipeline's sample rate and label.
-
-    Args:
-        name: str. The file name (or any identifier).
-        waveform: float32 array. Mono audio, uncropped.
-        label: int. The class index.
-        content_hash: str. SHA-256 of the source file's bytes (of the
-            samples for in-memory audio); keys the feature cache and seeds
-            cached noise.
-        actor: int or None. The speaker.
-        path: str or None. The source file.
-        sample_rate: int. The waveform's sample rate.
-    """
-
-    name: str
-    waveform: np.ndarray
-    label: int
-    content_hash: str
-    actor: int = None
-    path: str = None
-    sample_rate: int = SAMPLE_RATE
-
-    @classmethod
-    def from_array(
-        cls, waveform, label, name="clip", actor=None, sample_rate=SAMPLE_RATE
-    ):
-        """A `Clip` from in-memory audio (already mono, at `sample_rate`)."""
-        waveform = np.ascontiguousarray(waveform, np.float32)
-        if waveform.ndim != 1:
-            raise DataError(
-                f"{name}: expected a 1D mono waveform, got shape {waveform.shape}"
-            )
-        if not np.all(np.isfinite(waveform)):
-            raise DataError(
-                f"{name}: waveform contains NaN or infinite samples"
-            )
-        digest = hashlib.sha256(
-            f"array:{int(sample_rate)}:".encode() + waveform.tobytes()
-        ).hexdigest()
-        return cls(
-            name, waveform, int(label), digest, actor, None, int(sample_rate)
-        )
-
-
-def _progress(iterable, enabled, **kwargs):
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, **kwargs)
-
-
-def _describe(item):
-    path = getattr(item, "path", None) or item
-    path = os.fspath(path)
-    return path, getattr(item, "label", None), getattr(item, "actor", None)
-
-
-def load_clips(files, labels=None, preprocessing=None, progress=False, workers=None):
-    """Load and resample clips into memory, failing early on a bad file.
-
-    Files are decoded and resampled by a pool of threads (soundfile and
-    resampy release the GIL), so a corpus loads on all cores.
-
-    Args:
-        files: iterable of `RavdessFile` (or anything with `path`, `label`
-            and `actor`) or of paths.
-        labels: sequence of int or None. Labels for plain paths; taken from
-            `RavdessFile.label` when None.
-        preprocessing: `Preprocessing` or None. Gives the sample rate and
-            resample filter.
-        progress: bool. Show a progress bar.
-        workers: int or None. Decoding threads (default: the CPU count,
-            at most 8); 1 decodes in this thread.
-
-    Returns:
-        A list of `Clip`, in the order of `files`.
-
-    Raises:
-        AudioError: a file cannot be used; the message names it (the first
-            bad file in `files` order).
-    """
-    preprocessing = preprocessing or Preprocessing()
-    files = list(files)
-    if labels is not None and len(labels) != len(files):
-        raise DataError(f"{len(files)} files but {len(labels)} labels")
-    described = []
-    for i, item in enumerate(files):
-        path, label, actor = _describe(item)
-        if labels is not None:
-            label = labels[i]
-        if label is None:
-            raise DataError(
-                f"{path}: no label; pass labels= or RavdessFile objects"
-            )
-        described.append((path, int(label), actor))
-
-    def load(entry):
-        path, label, actor = entry
-        data = read_bytes(path)
-        waveform = decode_audio(
-            data,
-            path,
-            preprocessing.sample_rate,
-            filter=preprocessing.resample_filter,
-        )
-        return Clip(
-            os.path.basename(path),
-            waveform,
-            label,
-            content_hash(data),
-            actor,
-            path,
-            int(preprocessing.sample_rate),
-        )
-
-    if workers is None:
-        workers = min(8, os.cpu_count() or 1)
-    workers = max(1, min(int(workers), len(described) or 1))
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        # `map` yields in order and re-raises the first failure in order.
-        loaded = pool.map(load, described) if workers > 1 else map(load, described)
-        return list(_progress(loaded, progress, desc="loading audio", unit="clip",
-                              total=len(described)))
-
-
-def crop_waveform(waveform, max_samples, policy="center"):
-    """Crop a waveform to at most `max_samples` samples.
-
-    Args:
-        waveform: 1D array.
-        max_samples: int or None. The maximum length; None keeps it whole.
-        policy: str. `"center"` keeps the middle, `"start"` the beginning.
-    """
-    if max_samples is None or len(waveform) <= max_samples:
-        return waveform
-    if policy == "start":
-        start = 0
-    elif policy == "center":
-        start = (len(waveform) - max_samples) // 2
-    else:
-        raise DataError(f"unknown crop policy {policy!r}")
-    return waveform[start : start + max_samples]
-
-
-def noise_std(waveform, snr_db):
-    """float. The noise standard deviation giving `snr_db` for this clip."""
-    return rms(waveform) * 10.0 ** (-float(snr_db) / 20.0)
-
-
-def noise_seed(seed, clip_hash, copy_index):
-    """The numpy seed of cached noise copy `copy_index` of a clip.
-
-    Depends only on the clip's content, not on its position in a list, so
-    copies are the same in every fold.
-    """
-    return [int(seed) & 0xFFFFFFFF, int(clip_hash[:15], 16), int(copy_index)]
-
-
-def add_noise(waveform, snr_db, rng):
-    """Add Gaussian white noise at `snr_db` below the clip's RMS.
-
-    Args:
-        waveform: 1D float array (the real samples only).
-        snr_db: float. Signal-to-noise ratio in dB.
-        rng: `numpy.random.Generator`.
-
-    Returns:
-        A float32 array.
-    """
-    waveform = np.asarray(waveform, np.float32)
-    std = noise_std(waveform, snr_db)
-    noise = rng.standard_normal(waveform.shape, dtype=np.float32) * np.float32(
-        std
-    )
-    return waveform + noise
-
-
-def prepare_waveform(clip, preprocessing=None, noise=None, copy_index=0):
-    """The waveform the backbone sees for one clip and one noise copy.
-
-    Crop, then (for `copy_index` >= 1) add cached noise copy
-    `copy_index`, then normalise if asked. The feature cache and the
-    `"cached"` noise mode both use this, so they agree sample for sample.
-
-    Args:
-        clip: `Clip`.
-        preprocessing: `Preprocessing` or None.
-        noise: `NoiseAugmentation` or None. Needed when `copy_index` >= 1.
-        copy_index: int. 0 for the clean clip.
-
-    Returns:
-        A 1D float32 array.
-    """
-    preprocessing = preprocessing or Preprocessing()
-    if clip.sample_rate != preprocessing.sample_rate:
-        raise DataError(
-            f"{clip.name}: loaded at {clip.sample_rate} Hz but preprocessing "
-            f"wants {preprocessing.sample_rate} Hz; load it again"
-        )
-    waveform = crop_waveform(
-        clip.waveform, preprocessing.max_samples, preprocessing.crop
-    )
-    if copy_index:
-        if noise is None:
-            raise DataError("noise copy requested without a NoiseAugmentation")
-        rng = np.random.default_rng(
-            noise_seed(noise.seed, clip.content_hash, copy_index)
-        )
-        waveform = add_noise(waveform, noise.snr_db, rng)
-    if preprocessing.normalize:
-        return normalize_waveform(waveform)
-    return np.asarray(waveform, np.float32)
-
-
-def _tf_normalize(tf, waveform):
-    mean = tf.reduce_mean(waveform)
-    centered = waveform - mean
-    var = tf.reduce_mean(tf.square(centered))
-    return centered / tf.sqrt(var + NORMALIZE_EPSILON)
-
-
-def _check_clips(clips):
-    clips = list(clips)
-    if not clips:
-        raise DataError("no clips to make a dataset from")
-    for clip in clips:
-        if not isinstance(clip, Clip):
-            raise DataError(
-                f"expected Clip objects (see load_clips), got {type(clip).__name__}"
-            )
-    return clips
-
-
-def length_grouped_order(lengths, batch_size, seed=0, epoch=0,
-                         pool_batches=GROUP_POOL_BATCHES):
-    """One epoch's element order for length-grouped batches.
-
-    The elements are shuffled, cut into pools of `pool_batches * batch_size`,
-    each pool is sorted by length (a stable sort, so equal lengths keep
-    their shuffled order) and cut into batches, and the full batches are
-    shuffled. Consecutive runs of `batch_size` elements of the result are
-    the batches; only the last one can be short. A batch then holds clips
-    of nearly equal length, so padding it to its longest clip wastes little.
-
-    Args:
-        lengths: sequence of int. Length of each element (any unit).
-        batch_size: int. Elements per batch.
-        seed: int. Seed of the run.
-        epoch: int. Seed of this epoch (a fresh draw every epoch).
-        pool_batches: int. Batches per sorted pool.
-
-    Returns:
-        int64 array, a permutation of `range(len(lengths))`.
-    """
-    lengths = np.asarray(lengths, np.int64)
-    n = len(lengths)
-    rng = np.random.default_rng([int(seed) & 0x7FFFFFFF, int(epoch) & 0x7FFFFFFF])
-    order = rng.permutation(n)
-    pool = max(1, int(pool_batches)) * int(batch_size)
-    order = np.concatenate(
-        [
-            chunk[np.argsort(lengths[chunk], kind="stable")]
-            for chunk in np.split(order, np.arange(pool, n, pool))
-        ]
-    ) if n else order
-    full = n // int(batch_size)
-    batches = order[: full * batch_size].reshape(full, batch_size)
-    batches = batches[rng.permutation(full)]
-    return np.concatenate([batches.reshape(-1), order[full * batch_size :]]).astype(
-        np.int64
-    )
-
-
-def _grouped_positions(tf, lengths, batch_size, seed):
-    """A dataset of element positions in length-grouped order, drawn anew
-    every epoch (every iteration of the dataset), reproducibly from `seed`."""
-    lengths = np.asarray(lengths, np.int64)
-    n = len(lengths)
-    draws = tf.data.Dataset.random(
-        seed=(int(seed) * 7_919 + 104_729) & 0x7FFFFFFF,
-        rerandomize_each_iteration=True,
-    ).take(1)
-
-    def order(draw):
-        return length_grouped_order(lengths, batch_size, seed, int(draw))
-
-    def epoch_order(draw):
-        positions = tf.numpy_function(order, [draw], tf.int64, stateful=False)
-        return tf.ensure_shape(positions, [n])
-
-    return draws.map(epoch_order).unbatch()
-
-
-def _pad_frames_to_multiple(tf, x, key, mask_key, multiple):
-    """Pad a batch's time axis (axis 1) with zeros up to a multiple."""
-    if not multiple:
-        return x
-    x = dict(x)
-    frames = tf.shape(x[mask_key])[1]
-    pad = (multiple - frames % multiple) % multiple
-    x[mask_key] = tf.pad(x[mask_key], [[0, 0], [0, pad]])
-    rank = len(x[key].shape)
-    x[key] = tf.pad(x[key], [[0, 0], [0, pad]] + [[0, 0]] * (rank - 2))
-    return x
+from kser.models.waveform import normalize_waveform
+from kser.models.waveform import ops_namespace
+
+# The names these helpers had when they lived here.
+_grouped_positions = grouped_positions
+_pad_frames_to_multiple = pad_time_to_multiple
 
 
 def make_dataset(
@@ -542,19 +121,44 @@ def make_dataset(
 
     clips = _check_clips(clips)
     preprocessing = preprocessing or Preprocessing()
+    if shuffle is None:
+        shuffle = training
+    _check_dataset_options(
+        training, noise, preprocessing, pad_to_max, group_by_length,
+        bucket_boundaries,
+    )
+    cropped, lengths = _crop_clips(clips, preprocessing)
+    copies = noise.copy_indices if noise is not None else (0,)
+    ds = _element_order(
+        tf, lengths, copies, shuffle, group_by_length, length_fn, batch_size,
+        seed,
+    )
+    ds = _load_elements(
+        tf, ds, clips, cropped, lengths, noise, preprocessing.normalize, seed
+    )
+    return _batch_waveforms(
+        tf, ds, lengths, batch_size, preprocessing, bucket_boundaries,
+        pad_to_max, drop_remainder, pad_multiple,
+    ).prefetch(tf.data.AUTOTUNE)
+
+
+def _check_dataset_options(
+    training, noise, preprocessing, pad_to_max, group_by_length,
+    bucket_boundaries,
+):
     if noise is not None and not training:
         raise DataError(
             "noise augmentation applies to training data only; pass "
             "training=True, or noise=None for validation and test data"
         )
-    if shuffle is None:
-        shuffle = training
-    max_samples = preprocessing.max_samples
-    if pad_to_max and max_samples is None:
+    if pad_to_max and preprocessing.max_samples is None:
         raise DataError("pad_to_max needs max_seconds")
     if group_by_length and bucket_boundaries:
         raise DataError("choose group_by_length or bucket_boundaries, not both")
 
+
+def _crop_clips(clips, preprocessing):
+    """The cropped waveforms of the clips and their lengths in samples."""
     cropped = []
     for clip in clips:
         if clip.sample_rate != preprocessing.sample_rate:
@@ -563,35 +167,50 @@ def make_dataset(
                 f"wants {preprocessing.sample_rate} Hz; load it again"
             )
         cropped.append(
-            crop_waveform(clip.waveform, max_samples, preprocessing.crop)
+            crop_waveform(clip.waveform, preprocessing.max_samples, preprocessing.crop)
         )
     lengths = np.array([len(w) for w in cropped], np.int64)
     if np.any(lengths == 0):
         bad = clips[int(np.argmin(lengths))].name
         raise DataError(f"{bad}: empty waveform")
-    waveforms = tf.RaggedTensor.from_row_lengths(
-        np.concatenate(cropped).astype(np.float32), lengths
-    )
-    labels = tf.constant([clip.label for clip in clips], tf.int32)
+    return cropped, lengths
 
-    copies = noise.copy_indices if noise is not None else (0,)
-    clip_index = np.repeat(np.arange(len(clips), dtype=np.int64), len(copies))
-    copy_index = np.tile(np.asarray(copies, np.int64), len(clips))
+
+def _element_order(
+    tf, lengths, copies, shuffle, group_by_length, length_fn, batch_size, seed
+):
+    """A dataset of `(clip index, copy index)` pairs in epoch order."""
+    clip_index = np.repeat(np.arange(len(lengths), dtype=np.int64), len(copies))
+    copy_index = np.tile(np.asarray(copies, np.int64), len(lengths))
     if shuffle and group_by_length:
         keys = lengths if length_fn is None else np.asarray(length_fn(lengths))
         clip_index_t = tf.constant(clip_index)
         copy_index_t = tf.constant(copy_index)
-        ds = _grouped_positions(tf, keys[clip_index], batch_size, seed).map(
+        return grouped_positions(tf, keys[clip_index], batch_size, seed).map(
             lambda j: (clip_index_t[j], copy_index_t[j])
         )
-    else:
-        ds = tf.data.Dataset.from_tensor_slices((clip_index, copy_index))
-        if shuffle:
-            ds = ds.shuffle(
-                len(clip_index), seed=seed, reshuffle_each_iteration=True
-            )
+    ds = tf.data.Dataset.from_tensor_slices((clip_index, copy_index))
+    if shuffle:
+        ds = ds.shuffle(len(clip_index), seed=seed, reshuffle_each_iteration=True)
+    return ds
 
-    normalize = bool(preprocessing.normalize)
+
+def _load_elements(tf, ds, clips, cropped, lengths, noise, normalize, seed):
+    """Map `(clip, copy)` pairs to `({"waveform", "padding_mask"}, label)`:
+    the clean clip, or a noisy copy (fresh noise online, or the cached
+    copy `prepare_waveform` makes), normalised if asked."""
+    waveforms = tf.RaggedTensor.from_row_lengths(
+        np.concatenate(cropped).astype(np.float32), lengths
+    )
+    labels = tf.constant([clip.label for clip in clips], tf.int32)
+    ops = ops_namespace("tf") if normalize else None
+
+    def finish(w, label):
+        if normalize:
+            w = normalize_waveform(w, None, xp=ops)
+        mask = tf.ones_like(w, tf.int32)
+        return {"waveform": w, "padding_mask": mask}, label
+
     if noise is not None and noise.mode == "online":
         # One int64 per element, different every epoch, reproducible: the
         # seed of that element's noise.
@@ -613,15 +232,12 @@ def make_dataset(
             return finish(w, labels[i])
 
     elif noise is not None:
-        np_noise = noise
 
         def cached_copy(i, k):
-            clip = clips[int(i)]
-            w = cropped[int(i)]
             rng = np.random.default_rng(
-                noise_seed(np_noise.seed, clip.content_hash, int(k))
+                noise_seed(noise.seed, clips[int(i)].content_hash, int(k))
             )
-            return add_noise(w, np_noise.snr_db, rng)
+            return add_noise(cropped[int(i)], noise.snr_db, rng)
 
         def element(i, k):
             w = tf.cond(
@@ -639,27 +255,25 @@ def make_dataset(
         def element(i, k):
             return finish(waveforms[i], labels[i])
 
-    def finish(w, label):
-        if normalize:
-            w = _tf_normalize(tf, w)
-        mask = tf.ones_like(w, tf.int32)
-        return {"waveform": w, "padding_mask": mask}, label
+    return ds.map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
-    ds = ds.map(
-        element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-    )
+
+def _batch_waveforms(
+    tf, ds, lengths, batch_size, preprocessing, bucket_boundaries, pad_to_max,
+    drop_remainder, pad_multiple,
+):
+    """Pad elements into batches: by length bucket, to the longest clip of
+    each batch (then up to `pad_multiple`), or to `max_seconds`."""
     padding_values = ({"waveform": 0.0, "padding_mask": 0}, 0)
     if bucket_boundaries:
         rate = preprocessing.sample_rate
-        bounds = sorted(
-            {int(round(float(b) * rate)) for b in bucket_boundaries}
-        )
+        bounds = sorted({int(round(float(b) * rate)) for b in bucket_boundaries})
         longest = int(lengths.max())
         bounds = [b for b in bounds if b < longest] + [longest]
         # Elements must be shorter than the last boundary; each batch is
         # padded to (its bucket's boundary - 1).
         bounds = [b + 1 for b in bounds]
-        ds = ds.bucket_by_sequence_length(
+        return ds.bucket_by_sequence_length(
             lambda x, y: tf.shape(x["waveform"])[0],
             bucket_boundaries=bounds,
             bucket_batch_sizes=[batch_size] * (len(bounds) + 1),
@@ -668,23 +282,22 @@ def make_dataset(
             pad_to_bucket_boundary=True,
             drop_remainder=drop_remainder,
         )
-    else:
-        size = max_samples if pad_to_max else None
-        ds = ds.padded_batch(
-            batch_size,
-            padded_shapes=({"waveform": [size], "padding_mask": [size]}, []),
-            padding_values=padding_values,
-            drop_remainder=drop_remainder,
-        )
-        if pad_multiple and not pad_to_max:
-            multiple = int(pad_multiple)
-            ds = ds.map(
-                lambda x, y: (
-                    _pad_frames_to_multiple(tf, x, "waveform", "padding_mask", multiple),
-                    y,
-                )
+    size = preprocessing.max_samples if pad_to_max else None
+    ds = ds.padded_batch(
+        batch_size,
+        padded_shapes=({"waveform": [size], "padding_mask": [size]}, []),
+        padding_values=padding_values,
+        drop_remainder=drop_remainder,
+    )
+    if pad_multiple and not pad_to_max:
+        multiple = int(pad_multiple)
+        ds = ds.map(
+            lambda x, y: (
+                pad_time_to_multiple(tf, x, "waveform", "padding_mask", multiple),
+                y,
             )
-    return ds.prefetch(tf.data.AUTOTUNE)
+        )
+    return ds
 
 
 def fold_datasets(
@@ -816,7 +429,7 @@ def feature_dataset(
 
     if shuffle and group_by_length:
         frames = [row.shape[0] for row in rows]
-        ds = _grouped_positions(tf, frames, batch_size, seed)
+        ds = grouped_positions(tf, frames, batch_size, seed)
     else:
         ds = tf.data.Dataset.range(len(rows))
         if shuffle:
@@ -849,7 +462,7 @@ def feature_dataset(
         multiple = int(pad_multiple)
         ds = ds.map(
             lambda x, y: (
-                _pad_frames_to_multiple(tf, x, key, "frame_padding_mask", multiple),
+                pad_time_to_multiple(tf, x, key, "frame_padding_mask", multiple),
                 y,
             )
         )

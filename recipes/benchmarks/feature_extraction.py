@@ -152,7 +152,8 @@ def main(argv=None):
     shutil.rmtree(cache_dir, ignore_errors=True)
     preprocessing = Preprocessing()
     cache = TimedCache(cache_dir, encode, "benchmark", preprocessing=preprocessing,
-                       batch_size=args.batch_size, progress=False)
+                       batch_size=args.batch_size, progress=False,
+                       num_frames=backbone.num_frames)
     start = time.perf_counter()
     cache.extract(files)
     kser_total = time.perf_counter() - start

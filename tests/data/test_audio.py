@@ -156,3 +156,25 @@ def test_content_hash_tracks_bytes(tmp_path):
     c = write_wav(tmp_path / "c.wav", sine(441, 16000), 16000)
     assert content_hash(a) == content_hash(b) != content_hash(c)
     assert len(content_hash(a)) == 64
+
+
+def test_normalize_waveform_equals_the_old_formula():
+    # The numpy normalisation kser.data had before it moved to
+    # kser.models.waveform: (x - mean) / sqrt(var + 1e-7), float64 stats.
+    import kser.data
+    from kser.models import waveform
+
+    def old(w, epsilon=1e-7):
+        w = np.asarray(w, np.float32)
+        centered = w - w.mean(dtype=np.float64)
+        var = np.mean(np.square(centered, dtype=np.float64))
+        return (centered / np.sqrt(var + epsilon)).astype(np.float32)
+
+    rng = np.random.default_rng(0)
+    for x in (sine(200, 16000) + 0.3, rng.normal(0, 0.1, 4000), np.zeros(500)):
+        np.testing.assert_allclose(
+            normalize_waveform(x), old(x), rtol=1e-6, atol=1e-6
+        )
+    assert normalize_waveform is waveform.normalize_waveform
+    assert kser.data.normalize_waveform is waveform.normalize_waveform
+    assert normalize_waveform(np.zeros(0)).shape == (0,)

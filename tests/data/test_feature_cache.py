@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kser.data.feature_cache import FeatureCache
-from kser.data.feature_cache import num_frames
+from kser.data.feature_cache import min_samples
 from kser.data.feature_cache import weights_fingerprint
 from kser.data.pipeline import Clip
 from kser.data.pipeline import NoiseAugmentation
@@ -13,9 +13,17 @@ from kser.data.pipeline import load_clips
 from kser.data.pipeline import prepare_waveform
 from kser.errors import AudioError
 from kser.errors import DataError
+from kser.models.waveform import conv_output_length
 from tests.data.conftest import write_wav
 
 HOP = 320
+# HuBERT's conv feature encoder: one frame per 320 samples.
+HUBERT_KERNELS = (10, 3, 3, 3, 3, 2, 2)
+HUBERT_STRIDES = (5, 2, 2, 2, 2, 2, 2)
+
+
+def num_frames(samples):
+    return conv_output_length(int(samples), HUBERT_KERNELS, HUBERT_STRIDES)
 
 
 class FakeEncoder:
@@ -31,6 +39,9 @@ class FakeEncoder:
         self.shapes = []
         self.fail_on_call = fail_on_call
         self.wrong_mask = wrong_mask
+
+    def num_frames(self, samples):
+        return num_frames(samples)
 
     def frames(self, waveform):
         n = num_frames(len(waveform))
@@ -93,6 +104,24 @@ def test_num_frames():
     assert num_frames(400) == 1 and num_frames(399) == 0
     assert num_frames(96000) == 299
     assert num_frames(0) == 0
+    assert min_samples(num_frames) == 400
+    assert min_samples(lambda n: n // 7) == 7
+    assert min_samples(lambda n: 0) is None
+
+
+def test_num_frames_comes_from_the_backbone(tmp_path, subset):
+    def encode(batch):  # a plain function: no num_frames attribute
+        return FakeEncoder()(batch)
+
+    with pytest.raises(DataError, match="pass num_frames=backbone.num_frames"):
+        FeatureCache(tmp_path, encode, "weights-A")
+    cache = FeatureCache(
+        tmp_path, encode, "weights-A", num_frames=num_frames, progress=False
+    )
+    got = cache.extract(subset[:2])
+    assert got[0].shape == (num_frames(len(subset[0].waveform)), 4)
+    # The encoder's own num_frames is used when none is passed.
+    assert make_cache(tmp_path).num_frames(16000) == 49
 
 
 def test_miss_then_hit(tmp_path, subset):
@@ -370,8 +399,11 @@ def test_layers_and_dtype(tmp_path, subset):
 
 def test_too_short_clip_is_an_error(tmp_path):
     short = Clip.from_array(np.ones(300) * 0.1, 0, "short.wav")
-    with pytest.raises(AudioError, match="short.wav: too short"):
+    with pytest.raises(AudioError, match="short.wav: too short") as error:
         make_cache(tmp_path).extract([short])
+    assert "300 samples make no frame; at least 400 are needed" in str(
+        error.value
+    )
 
 
 def test_frame_mask_must_match_conv_stack(tmp_path, subset):

@@ -158,7 +158,7 @@ def _index_clips(count, seed=0):
 
 def test_grouped_waveform_and_feature_batches_match():
     """Cached-feature and waveform training see the same batches."""
-    from kser.models.hubert_layers import conv_output_length
+    from kser.models.waveform import conv_output_length
 
     clips = _index_clips(150)
     pre = Preprocessing(max_seconds=None)
@@ -487,3 +487,39 @@ def test_threaded_loading_keeps_order_and_names_the_first_bad_file(corpus, tmp_p
     paths.append(str(second))
     with pytest.raises(AudioError, match="first_bad.wav"):
         load_clips(paths, labels=[0] * len(paths), workers=4)
+
+
+def test_pipeline_keeps_its_names():
+    # The module was split into clips, batching and pipeline; every name
+    # it had still imports from it.
+    from kser.data import batching
+    from kser.data import clips
+    from kser.data import pipeline
+
+    for name in (
+        "Preprocessing", "NoiseAugmentation", "Clip", "load_clips",
+        "crop_waveform", "noise_std", "noise_seed", "add_noise",
+        "prepare_waveform", "DEFAULT_MAX_SECONDS", "DEFAULT_SNR_DB",
+        "CROP_POLICIES", "NOISE_MODES",
+    ):
+        assert getattr(pipeline, name) is getattr(clips, name)
+    assert pipeline.length_grouped_order is batching.length_grouped_order
+    assert pipeline.GROUP_POOL_BATCHES == 50
+    for name in ("make_dataset", "fold_datasets", "feature_dataset",
+                 "normalize_waveform", "NORMALIZE_EPSILON", "SAMPLE_RATE",
+                 "_grouped_positions", "_pad_frames_to_multiple", "_check_clips"):
+        assert hasattr(pipeline, name), name
+
+
+def test_clips_carry_the_speaker(tmp_path):
+    from kser.data.corpora import Utterance
+    from tests.data.conftest import write_wav
+
+    path = write_wav(tmp_path / "a.wav", np.ones(800) * 0.1)
+    utterance = Utterance(str(path), "sad", "F01")
+    (clip,) = load_clips([utterance], labels=[3])
+    assert clip.speaker == clip.actor == "F01" and clip.label == 3
+    train, _, test = Fold(1, train=["F01"], validation=[], test=["M02"]).split([clip])
+    assert train == [clip] and test == []
+    with pytest.raises(DataError, match="is a name, not a class index"):
+        load_clips([utterance])

@@ -103,7 +103,7 @@ class FeatureCache:
             `"sequence_output"` `[batch, frames, hidden]`, `"hidden_states"`
             `[batch, layers + 1, frames, hidden]` and optionally
             `"frame_padding_mask"`; tensors of any backend or numpy arrays.
-            A frozen `HubertBackbone` works as is.
+            A frozen backbone (e.g. from `kser.models.load_backbone`) works as is.
         fingerprint: str. Identifies the backbone's weights, e.g.
             `weights_fingerprint(backbone)`. If `encode_fn` itself changes
             the input (e.g. a normalising audio converter), add that to the
@@ -128,7 +128,7 @@ class FeatureCache:
 
     Examples:
     ```python
-    backbone = HubertBackbone.from_preset("hubert_base")
+    backbone = load_backbone("presets/hubert_base_ls960")
     cache = FeatureCache(
         "~/.cache/kser/features", backbone, weights_fingerprint(backbone)
     )

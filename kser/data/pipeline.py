@@ -2,7 +2,7 @@
 
 Batches are `({"waveform": float32 [batch, samples], "padding_mask": int32
 [batch, samples]}, label int32 [batch])` at 16 kHz, padding_mask 1 for real
-samples and 0 for the zeros padded at the end, ready for `HubertBackbone`.
+samples and 0 for the zeros padded at the end, ready for a speech-encoder backbone.
 
 Clips, preprocessing and noise are in `clips`, batch order and padding in
 `batching`; every name this module had is still importable from it.
@@ -41,6 +41,7 @@ from kser.data.clips import load_clips
 from kser.data.clips import noise_seed
 from kser.data.clips import noise_std  # noqa: F401
 from kser.data.clips import prepare_waveform  # noqa: F401
+from kser.data.corpora.base import class_index
 from kser.errors import DataError
 from kser.models.waveform import normalize_waveform
 from kser.models.waveform import ops_namespace
@@ -310,6 +311,7 @@ def fold_datasets(
     bucket_boundaries=None,
     pad_to_max=False,
     progress=False,
+    label_names=None,
 ):
     """Train, validation and test datasets of one fold.
 
@@ -318,9 +320,10 @@ def fold_datasets(
     `load_clips` to build many folds without decoding the audio again.
 
     Args:
-        files: a `RavdessIndex`, a list of `RavdessFile`, or a list of
-            `Clip` (already loaded; they need `actor`).
-        fold: `Fold`. Which actors go where.
+        files: a corpus index (`load_corpus`, `index_ravdess`), a list of
+            its clips, or a list of `Clip` (already loaded; they need a
+            speaker).
+        fold: `Fold`. Which speakers go where.
         batch_size: int. Clips per batch.
         preprocessing: `Preprocessing` or None.
         noise: `NoiseAugmentation` or None. Training noise.
@@ -328,6 +331,9 @@ def fold_datasets(
         bucket_boundaries: sequence of float or None. See `make_dataset`.
         pad_to_max: bool. See `make_dataset`.
         progress: bool. Show a progress bar while loading audio.
+        label_names: list of str or None. Class names in label order; by
+            default the index's `label_names` (clips of a list need either
+            this or integer labels).
 
     Returns:
         A tuple `(train, validation, test)` of `tf.data.Dataset`;
@@ -345,11 +351,18 @@ def fold_datasets(
         pad_to_max=pad_to_max,
     )
 
+    if label_names is None:
+        label_names = getattr(files, "label_names", None)
+
     def clips_of(members):
         if all(isinstance(member, Clip) for member in members):
             return members
+        labels = None
+        if label_names is not None:
+            labels = [class_index(member, label_names) for member in members]
         return load_clips(
-            members, preprocessing=preprocessing, progress=progress
+            members, labels=labels, preprocessing=preprocessing,
+            progress=progress,
         )
 
     train = make_dataset(

@@ -523,3 +523,24 @@ def test_clips_carry_the_speaker(tmp_path):
     assert train == [clip] and test == []
     with pytest.raises(DataError, match="is a name, not a class index"):
         load_clips([utterance])
+
+
+def test_fold_datasets_over_a_generic_corpus_index(corpus):
+    # A corpus with string speakers and label names: labels follow the
+    # index's label_names order, speakers split by name.
+    from kser.data.corpora.base import CorpusIndex
+    from kser.data.corpora.base import Utterance
+
+    files = [f for f in corpus if f.emotion in (1, 5)]  # neutral, angry
+    utterances = [
+        Utterance(f.path, f.emotion_name, f"spk{f.actor}") for f in files
+    ]
+    index = CorpusIndex(utterances, label_names=("angry", "neutral"))
+    fold = Fold(1, train=("spk1", "spk2"), validation=("spk3",),
+                test=("spk4",))
+    train, val, test = fold_datasets(index, fold, batch_size=64)
+    expected = [0 if f.emotion == 5 else 1 for f in files if f.actor == 4]
+    assert sorted(y for _, y in rows(test)) == sorted(expected)
+    assert len(rows(train)) == sum(f.actor in (1, 2) for f in files)
+    with pytest.raises(DataError, match="label"):
+        fold_datasets(utterances, fold, batch_size=64)

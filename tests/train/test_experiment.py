@@ -239,6 +239,9 @@ def _one_line_error(result):
         (["cv", "--data", "{corpus}", "--folds", "1,x"], "--folds"),
         (["cv", "--data", "{corpus}", "--jobs", "0"], "--jobs"),
         (["train", "--data", "{corpus}", "--bogus"], "--bogus"),
+        (["train", "--data", "{corpus}", "--corpus", "nope"], "unknown corpus 'nope'"),
+        (["cv", "--data", "{corpus}", "--protocol", "leave-one-out"],
+         "unknown protocol 'leave-one-out' for corpus ravdess"),
     ],
 )
 def test_cli_user_mistakes_are_one_line(corpus, tmp_path, monkeypatch, args, message):

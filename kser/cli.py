@@ -74,79 +74,33 @@ def main():
 
 
 @main.command()
-@click.argument("hf_dir", type=click.Path(file_okay=False))
+@click.argument("hf_dir")
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @backend_option
 @click.option(
     "--overwrite", is_flag=True, help="Replace OUT_DIR if it already exists."
 )
 def convert(hf_dir, out_dir, backend, overwrite):
-    """Convert a local transformers HuBERT checkpoint into a kser preset.
+    """Convert a transformers checkpoint (folder or hub) into a kser preset.
 
-    HF_DIR holds `config.json` and `model.safetensors` (or a sharded
-    safetensors index, or `pytorch_model.bin`), as written by
-    `save_pretrained` or downloaded from the hub. OUT_DIR becomes a preset
-    folder that `kser.models.load_backbone(OUT_DIR)` and every `--preset`
-    option load; the family comes from config.json's `model_type`.
+    HF_DIR is a local folder holding `config.json` and `model.safetensors`
+    (or a sharded safetensors index, or `pytorch_model.bin`), as written by
+    `save_pretrained`, or a hub repository `hf://ORG/NAME[@REVISION]`
+    (downloaded with huggingface_hub; HF_ENDPOINT, HF_HOME, HF_TOKEN and
+    HF_HUB_OFFLINE apply). OUT_DIR becomes a preset folder that
+    `kser.models.load_backbone(OUT_DIR)` and every `--preset` option load;
+    the family comes from config.json's `model_type`.
     """
     set_backend(backend)
+    if hf_dir.startswith("hf://"):
+        from kser.convert.hub import convert_hub_checkpoint
+
+        click.echo(convert_hub_checkpoint(hf_dir, out_dir, overwrite=overwrite))
+        return
     from kser.convert.transformers import convert_checkpoint
 
     report = convert_checkpoint(hf_dir, out_dir, overwrite=overwrite)
     click.echo(report)
-
-
-@main.command()
-@click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option(
-    "--actors",
-    default="1-24",
-    show_default=True,
-    help="Actors to generate: a count (4 = actors 1-4) or a list like 1-4,9.",
-)
-@click.option(
-    "--seconds",
-    type=float,
-    default=3.5,
-    show_default=True,
-    help="Typical clip length; shorter clips make faster tests.",
-)
-@click.option(
-    "--sample-rate",
-    type=int,
-    default=16000,
-    show_default=True,
-    help="Sample rate of the WAV files (8000-48000; RAVDESS is 48000).",
-)
-@click.option(
-    "--seed", type=int, default=0, show_default=True, help="Corpus seed."
-)
-@click.option(
-    "--overwrite", is_flag=True, help="Replace OUT_DIR if it already exists."
-)
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def synth(out_dir, actors, seconds, sample_rate, seed, overwrite, quiet):
-    """Write a synthetic RAVDESS-format speech corpus to OUT_DIR.
-
-    OUT_DIR gets Actor_01 ... Actor_24 with 60 WAV files each, named and
-    counted as the RAVDESS audio-only speech set, with speech-like audio
-    whose prosody depends on emotion, intensity and actor. Same seed, same
-    files. Use it wherever a RAVDESS root is expected.
-    """
-    from kser.data.synthetic import write_corpus
-
-    spec = int(actors) if actors.strip().isdigit() else actors
-    index = write_corpus(
-        out_dir,
-        actors=spec,
-        sample_rate=sample_rate,
-        clip_seconds=seconds,
-        seed=seed,
-        overwrite=overwrite,
-        progress=not quiet,
-    )
-    click.echo(index.report())
-
 
 
 def _train_options(function):
@@ -159,7 +113,9 @@ def _train_options(function):
                      help="Corpus of --data (default ravdess); see "
                           "docs/data.md for the corpora kser reads."),
         click.option("--preset", default="hubert_base_ls960", show_default=True,
-                     help="Preset name or folder from `kser convert`."),
+                     help="Preset name, folder from `kser convert`, "
+                          "hf://ORG/NAME[@REVISION] or a transformers "
+                          "checkpoint folder (converted once)."),
         click.option("--protocol", default=None,
                      help="Fold protocol of the corpus (RAVDESS: paper, "
                           "Table I's 12 folds (default); emobox, EmoBox's 6)."),
@@ -196,6 +152,11 @@ def _train_options(function):
                                         "options given here override it."),
         click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
                      help="Feature cache folder (default RUN_DIR/feature_cache)."),
+        click.option("--test-corpus", default=None,
+                     help="Also test every trained fold on this corpus "
+                          "(cross-corpus, over the labels both share)."),
+        click.option("--test-data", type=click.Path(file_okay=False),
+                     default=None, help="Root of --test-corpus."),
         click.option("--out", "out_dir", type=click.Path(file_okay=False),
                      default="runs/kser", show_default=True, help="Run folder."),
         backend_option,
@@ -223,6 +184,13 @@ def _configs(variants, config_file, options):
     return [TrainConfig(variant=v, **base) for v in variants]
 
 
+def _test_corpora(options):
+    corpus, data = options.pop("test_corpus", None), options.pop("test_data", None)
+    if (corpus is None) != (data is None):
+        raise KserError("--test-corpus and --test-data go together")
+    return [] if corpus is None else [(corpus, data)]
+
+
 def _variants(text):
     from kser.train.config import VARIANTS
 
@@ -247,12 +215,14 @@ def _variants(text):
 @_train_options
 def train(variant, fold, save_model, data_dir, config_file, cache_dir, out_dir,
           backend, **options):
-    """Train one variant on one fold and evaluate its test actors.
+    """Train one variant on one fold and evaluate its test speakers.
 
     Keeps the best-on-validation weights, writes the per-epoch history
     (history.csv, history.md), metrics.json, plots and predictions to
     OUT/VARIANT/fold_KK/, and the configuration with versions, backend,
-    device and git revision to OUT/run_config.json.
+    device and git revision to OUT/run_config.json. With --test-corpus and
+    --test-data the fold is also tested on another corpus, written to
+    OUT/VARIANT/fold_KK/cross_corpus/NAME/.
 
     Example: kser train --backend jax --variant lstm --data RAVDESS
     --preset presets/hubert_base_ls960 --fold 3
@@ -261,9 +231,11 @@ def train(variant, fold, save_model, data_dir, config_file, cache_dir, out_dir,
     from kser.report import format_cv_summary_markdown
     from kser.train.experiment import run_training
 
+    tests = _test_corpora(options)
     configs = _configs(_variants(variant), config_file, options)
     summary = run_training(data_dir, configs, out_dir, folds=[fold],
-                           cache_dir=cache_dir, save_model=save_model)
+                           cache_dir=cache_dir, save_model=save_model,
+                           test_corpora=tests)
     click.echo(format_cv_summary_markdown(summary))
 
 
@@ -296,9 +268,10 @@ def cv(variants, folds, jobs, data_dir, config_file, cache_dir, out_dir, backend
             fold_list = [int(f) for f in folds.split(",") if f.strip()]
         except ValueError:
             raise KserError(f"--folds must be numbers like 1,2,3, got {folds!r}")
+    tests = _test_corpora(options)
     configs = _configs(_variants(variants), config_file, options)
     summary = run_training(data_dir, configs, out_dir, folds=fold_list,
-                           cache_dir=cache_dir, jobs=jobs)
+                           cache_dir=cache_dir, jobs=jobs, test_corpora=tests)
     click.echo(format_cv_summary_markdown(summary))
 
 
@@ -379,23 +352,32 @@ def recipe(recipe_dir, smoke, data, preset, out, run_dir, folds, variants,
 @click.option("--fold", type=int, default=3, show_default=True,
               help="Paper fold to run.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--preset", default=None,
+              help="Run a real backbone instead of the small random HuBERT: "
+              "a preset name or folder from `kser convert` (any family).")
 @backend_option
-def quickstart(out_dir, epochs, fold, seed, backend):
+def quickstart(out_dir, epochs, fold, seed, preset, backend):
     """Run the whole pipeline on a synthetic corpus, no downloads.
 
     Synthesises a RAVDESS-format corpus (24 actors, 1440 short clips), builds
-    a small HuBERT with RANDOM weights, trains dense, dense-aug and lstm on
-    one paper fold and writes reports with plots. The backbone is untrained:
-    the numbers show the pipeline working, not emotion recognition quality.
+    a small HuBERT with RANDOM weights (or loads --preset), trains dense,
+    dense-aug and lstm on one paper fold and writes reports with plots. The
+    default backbone is untrained: the numbers show the pipeline working,
+    not emotion recognition quality.
     """
     set_backend(backend)
     from kser.quickstart import run_quickstart
     from kser.report import format_cv_summary_markdown
 
-    click.echo("kser quickstart: synthetic corpus + small HuBERT with random "
-               "(untrained) weights; accuracies show the pipeline, not "
-               "emotion recognition quality.", err=True)
-    summary = run_quickstart(out_dir, epochs=epochs, fold=fold, seed=seed)
+    if preset is None:
+        click.echo("kser quickstart: synthetic corpus + small HuBERT with "
+                   "random (untrained) weights; accuracies show the pipeline, "
+                   "not emotion recognition quality.", err=True)
+    else:
+        click.echo(f"kser quickstart: synthetic corpus + backbone {preset}.",
+                   err=True)
+    summary = run_quickstart(out_dir, epochs=epochs, fold=fold, seed=seed,
+                             preset=preset)
     click.echo(format_cv_summary_markdown(summary))
     click.echo(f"reports: {os.path.join(out_dir, 'run')}")
 
@@ -506,6 +488,12 @@ def export(model_path, out_dir, export_format, overwrite, backend):
     detail = " (signatures: serve, labels)" if export_format == "saved_model" else ""
     click.echo(f"exported {model_path} to {model_dir} as {export_format}{detail}")
 
+
+from kser.cli_data import describe  # noqa: E402
+from kser.cli_data import synth  # noqa: E402
+
+main.add_command(synth)
+main.add_command(describe)
 
 if __name__ == "__main__":
     main()

@@ -45,6 +45,7 @@ def run_quickstart(
     seed=0,
     variants=QUICKSTART_VARIANTS,
     progress=True,
+    preset=None,
 ):
     """Run the quickstart; returns the cross-validation summary.
 
@@ -56,23 +57,31 @@ def run_quickstart(
         seed: int. Seeds the corpus, the backbone and training.
         variants: list of str. Which variants to run.
         progress: bool. Progress bars and per-epoch lines.
+        preset: str or None. A backbone preset (any family: a name, a
+            folder from `kser convert`) instead of the small random HuBERT.
     """
     import keras
 
     from kser.models import build_backbone
     from kser.train.config import TrainConfig
     from kser.train.experiment import run_training
+    from kser.train.features import load_backbone
 
+    keras.utils.set_random_seed(seed)
+    if preset is None:
+        backbone = build_backbone(
+            "hubert", **QUICKSTART_BACKBONE, padding_invariant=True
+        )
+        normalize = True
+    else:
+        # Load (and fail on a bad preset) before writing the corpus.
+        backbone, normalize = load_backbone(preset)
     corpus = os.path.join(out_dir, "corpus")
     _corpus(corpus, seconds, seed, progress)
-    keras.utils.set_random_seed(seed)
-    backbone = build_backbone(
-        "hubert", **QUICKSTART_BACKBONE, padding_invariant=True
-    )
     configs = [
         TrainConfig(
             variant=variant,
-            preset="quickstart-random",
+            preset="quickstart-random" if preset is None else preset,
             epochs=epochs,
             batch_size=16,
             seed=seed,
@@ -87,5 +96,5 @@ def run_quickstart(
         folds=[fold],
         progress=progress,
         backbone=backbone,
-        normalize=True,
+        normalize=normalize,
     )

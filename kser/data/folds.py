@@ -261,3 +261,58 @@ def get_fold(protocol, index, corpus="ravdess"):
     if not 1 <= int(index) <= len(folds):
         raise DataError(f"{protocol} has folds 1..{len(folds)}, not {index}")
     return folds[int(index) - 1]
+
+
+def balanced_speaker_kfold(
+    speaker_groups,
+    num_folds,
+    validation=True,
+    protocol="custom",
+):
+    """Speaker-disjoint k-fold splits with groups (e.g. genders) balanced.
+
+    Speakers are sorted within each group, the groups interleaved
+    (female, male, female, ...), and the interleaved list dealt round-robin
+    into `num_folds` speaker groups, so every speaker group holds the
+    groups in nearly equal shares. Fold k tests on speaker group k+1 and
+    validates on speaker group k, as `speaker_kfold`. Deterministic: no
+    seed.
+
+    Args:
+        speaker_groups: dict. Speaker id -> group name (e.g. `"female"`);
+            a speaker whose group is unknown may map to None.
+        num_folds: int. At least 2 (3 with validation), at most the number
+            of speakers.
+        validation: bool. Hold out a validation speaker group.
+        protocol: str. Name recorded in each `Fold`.
+
+    Examples:
+    ```python
+    balanced_speaker_kfold({1: "male", 2: "female", 3: "male", 4: "female",
+                            5: "male", 6: "female"}, num_folds=3)
+    ```
+    """
+    by_group = {}
+    for speaker, group in speaker_groups.items():
+        check_speaker(speaker, where="balanced_speaker_kfold")
+        by_group.setdefault(str(group), []).append(speaker)
+    lists = [sorted(v, key=speaker_key) for _, v in sorted(by_group.items())]
+    interleaved = []
+    for i in range(max((len(v) for v in lists), default=0)):
+        interleaved.extend(v[i] for v in lists if i < len(v))
+    minimum = 3 if validation else 2
+    if num_folds < minimum or num_folds > len(interleaved):
+        raise DataError(
+            f"balanced_speaker_kfold: num_folds must be between {minimum} and "
+            f"the number of speakers ({len(interleaved)}), got {num_folds}"
+        )
+    groups = [[] for _ in range(num_folds)]
+    for i, speaker in enumerate(interleaved):
+        groups[i % num_folds].append(speaker)
+    folds = []
+    for k in range(num_folds):
+        test = groups[(k + 1) % num_folds]
+        val = groups[k] if validation else ()
+        train = [s for s in interleaved if s not in test and s not in val]
+        folds.append(Fold(k + 1, train, val, test, protocol=protocol))
+    return folds

@@ -2,7 +2,8 @@
 
 `load_backbone(preset)` reads the preset's `config.json` (a folder written
 by `kser convert`) or looks the name up in each family's presets, and
-builds the right class; `load_audio_converter(preset)` does the same for
+builds the right class (`hf://ORG/NAME[@REVISION]` and transformers
+checkpoint folders are first converted once by `kser.convert.hub`); `load_audio_converter(preset)` does the same for
 the audio converter. Nothing outside `kser.models` names a backbone class.
 
 Examples:
@@ -44,6 +45,25 @@ def _read_config(folder):
         raise PresetError(f"{path}: unreadable preset config ({error})") from None
 
 
+def resolve_preset(preset):
+    """The preset as a kser preset name or folder.
+
+    `hf://ORG/NAME[@REVISION]` and local transformers checkpoint folders
+    are converted once into `$KSER_HOME` by `kser.convert.hub` (imported
+    only then: `kser.convert` imports `kser.models`); anything else is
+    returned unchanged.
+    """
+    preset = os.fspath(preset)
+    if preset.startswith("hf://") or (
+        os.path.isfile(os.path.join(preset, "config.json"))
+        and not os.path.exists(os.path.join(preset, "model.weights.h5"))
+    ):
+        from kser.convert.hub import resolve_preset as resolve
+
+        return resolve(preset)
+    return preset
+
+
 def preset_family(preset):
     """`(family_name, folder_or_None)` for a preset name or folder.
 
@@ -51,7 +71,7 @@ def preset_family(preset):
         PresetError: an unknown name, a folder without `config.json`, or a
             config that no registered family wrote.
     """
-    preset = os.fspath(preset)
+    preset = resolve_preset(preset)
     if os.path.isdir(preset):
         config = _read_config(preset)
         names = _class_names(config)
@@ -78,21 +98,23 @@ def load_backbone(preset, load_weights=True, **kwargs):
 
     Args:
         preset: str. A preset name (e.g. `hubert_base_ls960`, found under
-            `$KSER_HOME/presets/NAME` once converted) or a folder written
-            by `kser convert`.
+            `$KSER_HOME/presets/NAME` once converted), a folder written
+            by `kser convert`, `hf://ORG/NAME[@REVISION]` or a transformers
+            checkpoint folder (both converted once into `$KSER_HOME`).
         load_weights: bool. False builds the architecture with random
             weights (names only).
         **kwargs: config overrides, e.g. `dtype`, `padding_invariant`.
     """
+    preset = resolve_preset(preset)
     family, _ = preset_family(preset)
     backbone_cls = families()[family].backbone_cls
-    return backbone_cls.from_preset(os.fspath(preset), load_weights, **kwargs)
+    return backbone_cls.from_preset(preset, load_weights, **kwargs)
 
 
 def load_audio_converter(preset):
     """The audio converter of a preset: the converted folder's
     `audio_converter.json` when there is one, else the family's default."""
-    family, folder = preset_family(preset)
+    family, folder = preset_family(resolve_preset(preset))
     converter_cls = families()[family].audio_converter_cls
     if folder and os.path.exists(os.path.join(folder, "audio_converter.json")):
         return converter_cls.from_preset(folder)

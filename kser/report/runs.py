@@ -117,6 +117,15 @@ def collect_results(run_dir):
     return results
 
 
+CROSS_SEPARATOR = " on "
+
+
+def cross_corpus_column(variant, corpus):
+    """str. The summary column of a variant tested on another corpus,
+    e.g. `lstm on emodb`."""
+    return f"{variant}{CROSS_SEPARATOR}{corpus}"
+
+
 def write_summary(run_dir, variants=None, folds=None):
     """Rebuild the Table I summary of a run folder from its `result.json`s.
 
@@ -127,18 +136,29 @@ def write_summary(run_dir, variants=None, folds=None):
         folds: list of int or None. Rows (unfinished ones show as missing);
             folds found in the folder are added. Default: found.
 
+    Cross-corpus results (`result.json`'s `cross_corpus`) become columns
+    `VARIANT on CORPUS` beside the in-corpus ones.
+
     Returns:
         dict. The summary, also written as `cv_summary.{md,csv,json}`.
     """
     records = []
+    cross_columns = []
     for result in collect_results(run_dir):
+        values = {result["variant"]: result["accuracy"]}
+        # Cross-corpus tests sit beside the in-corpus column they come from.
+        for name, cross in sorted(result.get("cross_corpus", {}).items()):
+            column = cross_corpus_column(result["variant"], name)
+            values[column] = cross["accuracy"]
+            if column not in cross_columns:
+                cross_columns.append(column)
         records.append(
             {
                 "fold": result["fold"],
                 "train_actors": result["train_actors"],
                 "val_actors": result["val_actors"],
                 "test_actors": result["test_actors"],
-                "results": {result["variant"]: result["accuracy"]},
+                "results": values,
             }
         )
     if not records:
@@ -150,7 +170,18 @@ def write_summary(run_dir, variants=None, folds=None):
         folds = sorted(set(folds) | {r["fold"] for r in records})
     if variants is not None:
         found = sorted({v for r in records for v in r["results"]})
-        variants = list(variants) + [v for v in found if v not in variants]
+        base = list(variants) + [
+            v for v in found if v not in variants and v not in cross_columns
+        ]
+        # Each variant's cross-corpus columns right after it.
+        variants = []
+        for variant in base:
+            variants.append(variant)
+            variants += [
+                c for c in cross_columns
+                if c.split(CROSS_SEPARATOR)[0] == variant
+            ]
+        variants += [c for c in cross_columns if c not in variants]
     summary = cv_summary(records, variants=variants, folds=folds)
     write_cv_summary(run_dir, summary)
     return summary

@@ -36,6 +36,7 @@ from kser.report.runs import write_predictions
 from kser.report.runs import write_result
 from kser.report.runs import write_run_config
 from kser.report.runs import write_summary
+from kser.train import cross_corpus as _cross
 from kser.train import features as _features
 from kser.train import fit as _fit
 from kser.train import workers as _workers
@@ -74,8 +75,11 @@ class Experiment:
         progress=True,
         fingerprint=None,
         corpus="ravdess",
+        test_corpora=None,
     ):
         self.index = index
+        # Cross-corpus tests: [(name, index)], evaluated after every fold.
+        self.test_corpora = [(str(n), i) for n, i in (test_corpora or [])]
         self.files = list(getattr(index, "files", index))
         if not self.files:
             raise KserError("no clips to train on")
@@ -106,6 +110,7 @@ class Experiment:
             progress=False,
             fingerprint=state["fingerprint"],
             corpus=state["corpus"],
+            test_corpora=state["test_corpora"],
         )
 
     def worker_state(self):
@@ -119,6 +124,7 @@ class Experiment:
             "fingerprint": self.fingerprint(),
             "backbone_shape": BackboneShape.of(self.backbone).to_dict(),
             "corpus": self.corpus,
+            "test_corpora": self.test_corpora,
         }
 
     def labels(self, clips):
@@ -202,7 +208,11 @@ class Experiment:
         return run_fold_dir(self.out_dir, config.name, fold.index)
 
     def _config_hash(self, config):
-        return config_hash(config, {"fingerprint": self.fingerprint()})
+        extra = {"fingerprint": self.fingerprint()}
+        if self.test_corpora:
+            # A fold finished without these tests is run again with them.
+            extra["test_corpora"] = [name for name, _ in self.test_corpora]
+        return config_hash(config, extra)
 
     def finished(self, config, fold):
         """The saved result if this variant's fold finished with this config."""
@@ -269,6 +279,13 @@ class Experiment:
             self.label_names,
             y_test,
         )
+        cross = {
+            name: _cross.evaluate(
+                self, config, head, fold_dir, name, index,
+                title=f"{config.name}, fold {fold.index}, on {name}",
+            )
+            for name, index in self.test_corpora
+        }
         head.save_weights(os.path.join(fold_dir, "head.weights.h5"))
         if save_model:
             self.classifier(config, head).save(os.path.join(fold_dir, "model.keras"))
@@ -292,6 +309,8 @@ class Experiment:
             "weights_fingerprint": self.fingerprint(),
             "environment": environment(),
         }
+        if cross:
+            result["cross_corpus"] = cross
         # Written last: its presence marks the fold finished.
         write_result(fold_dir, result)
         return result
@@ -387,6 +406,7 @@ def run_training(
     backbone=None,
     normalize=None,
     jobs=1,
+    test_corpora=None,
 ):
     """Index a corpus, load the backbone and run folds: `kser train`/`cv`.
 
@@ -407,6 +427,9 @@ def run_training(
         normalize: bool or None. With `backbone`, whether to normalise.
         jobs: int. Folds whose heads train at once in worker processes
             (see `Experiment.run_cv`).
+        test_corpora: list of `(corpus_name, data_dir)` or None. Corpora
+            every trained fold is also tested on (cross-corpus, over the
+            labels both share; see `kser.train.cross_corpus`).
 
     Returns:
         dict. The cross-validation summary.
@@ -419,6 +442,12 @@ def run_training(
         raise KserError("variants of one run share corpus, preset, protocol and dtype")
     corpus = configs[0].corpus
     index = load_corpus(corpus, data_dir)
+    tests = [(name, load_corpus(name, root)) for name, root in (test_corpora or [])]
+    for name, test_index in tests:
+        _cross.cross_corpus_clips(
+            list(getattr(index, "label_names", None) or PAPER_EMOTIONS),
+            test_index, name,
+        )  # No shared label: fail before training.
     if backbone is None:
         backbone, normalize = load_backbone(configs[0].preset, configs[0].dtype)
     os.makedirs(out_dir, exist_ok=True)
@@ -428,6 +457,10 @@ def run_training(
             "data": os.path.abspath(data_dir),
             "corpus": corpus,
             "folds": folds,
+            "test_corpora": [
+                {"corpus": name, "data": os.path.abspath(root)}
+                for name, root in (test_corpora or [])
+            ],
             "configs": [c.to_dict() for c in configs],
             "environment": environment(),
         },
@@ -440,6 +473,7 @@ def run_training(
         cache_dir=cache_dir,
         progress=progress,
         corpus=corpus,
+        test_corpora=tests,
     )
     return experiment.run_cv(configs, folds=folds, save_model=save_model, jobs=jobs)
 

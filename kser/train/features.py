@@ -12,6 +12,7 @@ from kser.data.feature_cache import FeatureCache
 from kser.data.pipeline import NoiseAugmentation
 from kser.data.pipeline import Preprocessing
 from kser.errors import KserError
+from kser.train.cross_corpus import cross_corpus_clips
 from kser.train.precision import backbone_dtype
 
 # Clips per `prepare_features` extraction call: bounds the features held
@@ -27,7 +28,9 @@ def load_backbone(preset, dtype="float32"):
     its batch adds (cache and online paths agree).
 
     Args:
-        preset: str. A preset name or a folder written by `kser convert`.
+        preset: str. A preset name, a folder written by `kser convert`,
+            `hf://ORG/NAME[@REVISION]` or a transformers checkpoint folder
+            (converted once into `$KSER_HOME`).
         dtype: str. `"float32"` or `"bfloat16"` (the backbone then runs
             `mixed_bfloat16`).
 
@@ -36,7 +39,9 @@ def load_backbone(preset, dtype="float32"):
     """
     from kser.models import load_audio_converter
     from kser.models import load_backbone as load_model_backbone
+    from kser.models.loader import resolve_preset
 
+    preset = resolve_preset(preset)  # hub/checkpoint: one resolution
     backbone = load_model_backbone(
         preset, dtype=backbone_dtype(dtype), padding_invariant=True
     )
@@ -145,6 +150,8 @@ def prepare_features(experiment, pending):
         experiment: `Experiment`. Gives the clips and caches.
         pending: list of `(TrainConfig, Fold)`.
     """
+    # Clips are keyed by path: clips of two corpora may compare equal
+    # (e.g. two RAVDESS-format folders), their audio does not.
     wanted = {}
     for config, fold in pending:
         if config.mode != "cached":
@@ -152,13 +159,16 @@ def prepare_features(experiment, pending):
         train, val, test = fold.split(experiment.files)
         entry = wanted.setdefault(
             (config.layers, config.max_seconds, config.dtype),
-            {"config": config, "clean": set(), "noisy": {}},
+            {"config": config, "clean": {}, "noisy": {}},
         )
-        entry["clean"].update(train + val + test)
+        _add(entry["clean"], train + val + test)
+        for name, index in experiment.test_corpora:
+            clips, _ = cross_corpus_clips(experiment.label_names, index, name)
+            _add(entry["clean"], clips)
         if config.augment:
             noise = noise_augmentation(config, "cached")
             key = (noise.snr_db, noise.seed, tuple(noise.copy_indices))
-            entry["noisy"].setdefault(key, (noise, set()))[1].update(train)
+            _add(entry["noisy"].setdefault(key, (noise, {}))[1], train)
     for entry in wanted.values():
         cache = experiment.cache(entry["config"])
         jobs = [(None, (0,), entry["clean"])]
@@ -167,10 +177,15 @@ def prepare_features(experiment, pending):
             if copies:
                 jobs.append((noise, copies, files))
         for noise, copies, files in jobs:
-            files = sorted(files, key=_clip_order)
+            files = sorted(files.values(), key=_clip_order)
             # In slices, so that the features are not all in memory.
             for start in range(0, len(files), PREPARE_SLICE):
                 cache.extract_copies(files[start : start + PREPARE_SLICE], noise, copies)
+
+
+def _add(by_path, clips):
+    for clip in clips:
+        by_path.setdefault(os.fspath(clip.path), clip)
 
 
 def _clip_order(clip):

@@ -197,3 +197,32 @@ def train_online(experiment, config, splits):
         best = fit_best(model, config, *_prepare(plan, train, val), experiment.verbose)
         logits = model.predict(plan.prepare_dataset(test), verbose=0)
     return model.head, best, logits[: len(y_test)], y_test
+
+
+def predict_logits(experiment, config, head, clips):
+    """Logits of a trained head for any clips (cross-corpus evaluation):
+    on cached features in cached mode, through the whole classifier on
+    waveforms in online mode."""
+    labels = np.zeros(len(clips), np.int32)  # unused by predict
+    if config.mode == "cached":
+        ds = as_head_input(
+            feature_dataset(experiment.cache(config).extract(clips), labels,
+                            config.batch_size)
+        )
+        model = head
+    else:
+        preprocessing = Preprocessing(max_seconds=config.max_seconds)
+        loaded = load_clips(clips, labels=list(labels), preprocessing=preprocessing)
+        ds = make_dataset(
+            loaded,
+            batch_size=config.batch_size,
+            training=False,
+            preprocessing=preprocessing,
+            group_by_length=False,
+            length_fn=experiment.backbone.num_frames,
+            pad_to_max=False,
+            pad_multiple=int(ONLINE_PAD_SECONDS * preprocessing.sample_rate),
+        )
+        model = experiment.classifier(config, head)
+    logits = model.predict(ds, verbose=0)
+    return logits[: len(clips)]

@@ -36,8 +36,13 @@ def utterances():
 
 
 def test_registry():
-    assert CORPORA == {"ravdess": "kser.data.corpora.ravdess"}
-    assert corpus_names() == ["ravdess"]
+    assert CORPORA["ravdess"] == "kser.data.corpora.ravdess"
+    assert corpus_names()[0] == "ravdess"
+    for name in corpus_names():
+        # Each registered corpus module builds, with labels and protocols.
+        other = get_corpus(name)
+        assert other.name == name and other.label_names
+        assert other.default_protocol in other.protocols
     corpus = get_corpus("ravdess")
     assert isinstance(corpus, Corpus) and corpus.name == "ravdess"
     assert corpus.label_names == EMOTIONS == PAPER_EMOTIONS
@@ -51,13 +56,13 @@ def test_registry():
 
 
 def test_unknown_corpus_is_one_line():
-    with pytest.raises(DataError, match="unknown corpus 'emodb'") as error:
-        get_corpus("emodb")
+    with pytest.raises(DataError, match="unknown corpus 'nope'") as error:
+        get_corpus("nope")
     assert "ravdess" in str(error.value) and "\n" not in str(error.value)
     with pytest.raises(DataError, match="unknown corpus"):
-        load_corpus("emodb", ".")
+        load_corpus("nope", ".")
     with pytest.raises(DataError, match="unknown corpus"):
-        get_folds("paper", corpus="emodb")
+        get_folds("paper", corpus="nope")
 
 
 def test_load_corpus_equals_index_ravdess(tmp_path):

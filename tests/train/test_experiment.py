@@ -319,3 +319,26 @@ def test_summary_of_a_subset_keeps_the_rest_of_the_run_folder(tmp_path):
     assert summary["variants"][:2] == ["lstm", "dense"]
     text = (tmp_path / "cv_summary.md").read_text()
     assert "0.500" in text and "0.800" in text
+
+
+def test_quickstart_with_a_converted_preset(tmp_path, monkeypatch):
+    from kser.convert import convert_checkpoint
+    from kser.quickstart import run_quickstart
+    from tests.models.helpers import fixture_dir
+
+    preset = str(tmp_path / "preset")
+    convert_checkpoint(fixture_dir("hubert_tiny_base"), preset)
+    summary = run_quickstart(
+        str(tmp_path / "qs"), epochs=1, seconds=0.3, variants=("dense",),
+        progress=False, preset=preset,
+    )
+    assert summary["rows"][0]["fold"] == 3
+    config = json.loads((tmp_path / "qs" / "run" / "run_config.json").read_text())
+    assert config["configs"][0]["preset"] == preset
+    # A bad preset fails before anything is written.
+    monkeypatch.setenv("KSER_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(
+        main, ["quickstart", "--preset", "nope", "--out", str(tmp_path / "q2")]
+    )
+    assert result.exit_code != 0 and "unknown preset 'nope'" in result.output
+    assert not (tmp_path / "q2").exists()

@@ -29,6 +29,14 @@ from kser.errors import DataError
 
 CORPORA = {
     "ravdess": "kser.data.corpora.ravdess",
+    "crema_d": "kser.data.corpora.crema_d",
+    "emodb": "kser.data.corpora.emodb",
+    "tess": "kser.data.corpora.tess",
+    "savee": "kser.data.corpora.savee",
+    "iemocap": "kser.data.corpora.iemocap",
+    "esd": "kser.data.corpora.esd",
+    "msp_podcast": "kser.data.corpora.msp_podcast",
+    "manifest": "kser.data.corpora.manifest",
 }
 
 __all__ = [

@@ -136,13 +136,17 @@ class CorpusIndex:
         label_names: sequence of str. The corpus's classes, in class order.
         root: str or None. The folder the clips were found in.
         corpus: str or None. The corpus name, for reports.
+        skipped: sequence of str. Files left out (e.g. names that do not
+            follow the corpus, under `skip_invalid=True`), for reports.
     """
 
-    def __init__(self, utterances, label_names, root=None, corpus=None):
+    def __init__(self, utterances, label_names, root=None, corpus=None,
+                 skipped=()):
         self.utterances = tuple(utterances)
         self.label_names = tuple(label_names)
         self.root = root
         self.corpus = corpus
+        self.skipped = tuple(skipped)
 
     def __len__(self):
         return len(self.utterances)
@@ -204,6 +208,8 @@ class CorpusIndex:
             lines.append(
                 f"clips per speaker: {min(counts)} to {max(counts)}"
             )
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)} files")
         return "\n".join(lines)
 
 
@@ -220,6 +226,9 @@ class Corpus:
             uses the index.
         default_protocol: str. One of `protocols`.
         description: str. One line for listings.
+        synthesize_fn: callable or None. `(root, **kwargs) -> index`:
+            writes a small synthetic corpus in this corpus's layout (for
+            tests, docs and `kser synth --corpus NAME`).
 
     Examples:
     ```python
@@ -237,8 +246,10 @@ class Corpus:
         protocols,
         default_protocol,
         description="",
+        synthesize_fn=None,
     ):
         self.name = str(name)
+        self._synthesize_fn = synthesize_fn
         self.label_names = tuple(
             check_label(label, where=f"corpus {name}") for label in label_names
         )
@@ -262,6 +273,13 @@ class Corpus:
         """The corpus's clips under `root` (keyword arguments go to its
         index function, e.g. `require_complete=True`)."""
         return self._index_fn(root, **kwargs)
+
+    def synthesize(self, root, **kwargs):
+        """Write a small synthetic corpus in this corpus's layout under
+        `root` and return its index (`kser synth --corpus NAME`)."""
+        if self._synthesize_fn is None:
+            raise DataError(f"corpus {self.name} has no synthetic stand-in")
+        return self._synthesize_fn(root, **kwargs)
 
     def folds(self, protocol=None, index=None):
         """The folds of a named protocol (default: `default_protocol`).

@@ -490,6 +490,15 @@ def index_ravdess(
     return index
 
 
+def _synthesize(root, speakers=4, sample_rate=16000, clip_seconds=0.5, seed=0,
+                overwrite=False):
+    from kser.data.synthetic import write_corpus
+
+    return write_corpus(root, actors=speakers, sample_rate=sample_rate,
+                        clip_seconds=clip_seconds, seed=seed,
+                        overwrite=overwrite)
+
+
 def _paper_protocol(index=None):
     from kser.data.corpora.ravdess_protocols import paper_folds
 
@@ -514,4 +523,5 @@ CORPUS = Corpus(
     description=(
         "RAVDESS audio-only speech: 24 actors x 60 clips, 8 emotions"
     ),
+    synthesize_fn=_synthesize,
 )

@@ -77,6 +77,13 @@ def _speaker_id(speaker):
     return int(speaker)
 
 
+def _speaker_order(speaker):
+    # Numbered speakers first, in number order, then named ones.
+    if isinstance(speaker, str):
+        return (1, 0, speaker)
+    return (0, speaker, "")
+
+
 def _fold_key(fold):
     try:
         return (0, int(fold), "")
@@ -146,7 +153,8 @@ def cv_summary(fold_records, variants=None, folds=None, metric="accuracy"):
         for key in ("train_actors", "val_actors", "test_actors"):
             if record.get(key) is None:
                 continue
-            actors = sorted(_speaker_id(a) for a in record[key])
+            actors = sorted((_speaker_id(a) for a in record[key]),
+                            key=_speaker_order)
             if row[key] is not None and row[key] != actors:
                 raise ValueError(
                     f"Fold {fold}: records disagree on {key} ({row[key]} vs "

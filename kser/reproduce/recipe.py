@@ -28,8 +28,10 @@ import time
 
 from kser.errors import KserError
 
-KINDS = ("cv", "history", "figures")
+KINDS = ("cv", "history", "figures", "multicorpus")
 REQUIRED = ("name", "kind", "protocol", "folds", "variants", "train", "smoke")
+# A multi-corpus recipe names corpora instead of one protocol and folds.
+REQUIRED_MULTICORPUS = ("name", "kind", "corpora", "variants", "train", "smoke")
 
 
 def _read_json(path, what):
@@ -88,7 +90,10 @@ def load_recipe(recipe_dir, overrides=()):
         base_path = os.path.normpath(os.path.join(os.path.dirname(path), base_name))
         config = merge(_read_json(base_path, "base config"), config)
     config = apply_overrides(config, overrides)
-    for key in REQUIRED:
+    required = (
+        REQUIRED_MULTICORPUS if config.get("kind") == "multicorpus" else REQUIRED
+    )
+    for key in required:
         if key not in config:
             raise KserError(f"{path}: missing key {key!r}")
     if config["kind"] not in KINDS:
@@ -111,7 +116,7 @@ def train_configs(recipe, smoke=False, preset=None):
         elif preset:
             values["preset"] = preset
         values["variant"] = variant
-        values["protocol"] = recipe["protocol"]
+        values["protocol"] = recipe.get("protocol")
         if "corpus" in recipe:
             values["corpus"] = recipe["corpus"]
         configs.append(TrainConfig.from_dict(values))
@@ -122,7 +127,8 @@ def _select(recipe, folds, variants, smoke):
     if folds:
         folds = [int(f) for f in str(folds).split(",") if f.strip()]
     else:
-        folds = list(recipe["smoke"]["folds"] if smoke else recipe["folds"])
+        chosen = recipe["smoke"].get("folds") if smoke else recipe.get("folds")
+        folds = None if chosen is None else list(chosen)
     if variants:
         wanted = [v.strip() for v in str(variants).split(",") if v.strip()]
         unknown = sorted(set(wanted) - set(recipe["variants"]))
@@ -189,10 +195,19 @@ def run_recipe(
     configs = train_configs(recipe, smoke=smoke, preset=preset)
     backbone = normalize = None
     if smoke:
-        data = data or _smoke_corpus(recipe["smoke"]["corpus"], out)
         backbone = _smoke_backbone(recipe["smoke"])
         normalize = True
-    elif not data:
+        if recipe["kind"] != "multicorpus":
+            data = data or _smoke_corpus(recipe["smoke"]["corpus"], out)
+    if recipe["kind"] == "multicorpus":
+        from kser.reproduce.multicorpus import run_multicorpus
+
+        return run_multicorpus(
+            recipe, configs, smoke, data, out, run, cache_dir, jobs, quiet,
+            backbone, normalize, folds,
+            command or f"kser recipe {recipe_dir}", started,
+        )
+    if not smoke and not data:
         raise KserError(
             "full mode needs --data (a corpus folder) and a converted "
             "checkpoint (--preset, or the config's); --smoke runs without"

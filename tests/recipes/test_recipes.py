@@ -177,3 +177,36 @@ def test_paper_numbers_are_recorded_once_and_consistently():
     assert sum(paper.CORRECT["lstm"].values()) == 108
     assert sum(paper.CORRECT["dense-aug"].values()) == 101
     json.dumps(paper.PER_CLASS)  # plain data
+
+
+def test_multicorpus_recipe_smoke_and_full(tmp_path):
+    from kser.data.corpora import get_corpus
+
+    recipe = os.path.join(RECIPES, "multicorpus")
+    two = 'corpora={"emodb": {}, "savee": {}}'
+    out = tmp_path / "smoke"
+    cli_main(["recipe", recipe, "--smoke", "--quiet", "--variants", "dense",
+              "--set", two, "--out", str(out)], standalone_mode=False)
+    text = (out / "RESULTS.md").read_text()
+    assert "| emodb | loso | dense | 1 |" in text
+    assert "| savee | loso | dense | 1 |" in text
+    assert "Corpora not run (no folder under --data): none." in text
+    # Full mode runs the corpora found as DATA/NAME and lists the others.
+    data = tmp_path / "corpora"
+    get_corpus("savee").synthesize(str(data / "savee"), clip_seconds=0.3)
+    from kser.convert import convert_checkpoint
+    from tests.models.helpers import fixture_dir
+
+    preset = str(tmp_path / "preset")
+    convert_checkpoint(fixture_dir("hubert_tiny_base"), preset)
+    out = tmp_path / "full"
+    run_recipe(recipe, data=str(data), out=str(out), quiet=True, preset=preset,
+               variants="dense", folds="1",
+               overrides=["train.epochs=1", "train.batch_size=32",
+                          "train.max_seconds=0.5", two])
+    text = (out / "RESULTS.md").read_text()
+    assert "| savee | loso | dense | 1 |" in text
+    assert "Corpora not run (no folder under --data): emodb." in text
+    with pytest.raises(KserError, match="no corpus folder found"):
+        run_recipe(recipe, data=str(tmp_path), out=str(tmp_path / "none"),
+                   quiet=True)

@@ -14,6 +14,9 @@ from kser.errors import ConversionError
 
 CONVERTERS = {
     "hubert": "kser.convert.hubert",
+    "wav2vec2": "kser.convert.wav2vec2",
+    "data2vec-audio": "kser.convert.data2vec_audio",
+    "wavlm": "kser.convert.wavlm",
 }
 
 

@@ -1,7 +1,8 @@
 """Keras models: speech-encoder backbones by family, their audio converters
 and presets, and the emotion classifier with its heads.
 
-- `hubert/`: the HuBERT family (backbone, layers, presets, audio converter).
+- `hubert/`, `wav2vec2/`, `wavlm/`, `data2vec_audio/`: the backbone
+  families (backbone, layers, presets, audio converter each).
 - `speech_encoder_layers`: conv feature encoder, positional conv and
   transformer layers that wav2vec2-style families share.
 - `registry`: `FAMILIES`, one line per backbone family; `loader` picks the
@@ -28,7 +29,19 @@ _EXPORTS = {
         "HubertBackbone",
         "backbone_presets",
     ),
-    "kser.models.registry": ("FAMILIES", "get_family", "family_names"),
+    "kser.models.registry": (
+        "FAMILIES",
+        "all_presets",
+        "family_names",
+        "family_of",
+        "get_family",
+    ),
+    "kser.models.wav2vec2": ("Wav2Vec2AudioConverter", "Wav2Vec2Backbone"),
+    "kser.models.wavlm": ("WavLMAudioConverter", "WavLMBackbone"),
+    "kser.models.data2vec_audio": (
+        "Data2VecAudioBackbone",
+        "Data2VecAudioConverter",
+    ),
     "kser.models.loader": (
         "build_backbone",
         "load_audio_converter",

@@ -14,6 +14,9 @@ from kser.errors import PresetError
 # Family name -> module; one line per family.
 FAMILIES = {
     "hubert": "kser.models.hubert",
+    "wav2vec2": "kser.models.wav2vec2",
+    "data2vec_audio": "kser.models.data2vec_audio",
+    "wavlm": "kser.models.wavlm",
 }
 
 
@@ -39,3 +42,27 @@ def get_family(name):
 def families():
     """dict of family name -> family module (imports every family)."""
     return {name: get_family(name) for name in FAMILIES}
+
+
+def family_of(backbone):
+    """str. The family name of a backbone instance (by its class)."""
+    for name, module in families().items():
+        if type(backbone) is module.backbone_cls:
+            return name
+    for name, module in families().items():
+        if isinstance(backbone, module.backbone_cls):
+            return name
+    raise PresetError(
+        f"{type(backbone).__name__} is not a registered backbone family "
+        f"({', '.join(FAMILIES)})"
+    )
+
+
+def all_presets():
+    """dict. Every family's presets: name -> `{"family", "metadata",
+    "config"}`."""
+    out = {}
+    for name, module in families().items():
+        for preset, spec in module.backbone_presets.items():
+            out[preset] = {"family": name, **spec}
+    return out

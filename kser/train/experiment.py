@@ -134,10 +134,18 @@ class Experiment:
     # --- features -----------------------------------------------------
 
     def fingerprint(self):
+        """The backbone's weights fingerprint, prefixed by its family for
+        families other than HuBERT (features of two families never share
+        cache entries; HuBERT's keep the keys of earlier versions)."""
         if self._fingerprint is None:
+            from kser.models import family_of
             from kser.models import weights_fingerprint
 
-            self._fingerprint = weights_fingerprint(self.backbone)
+            fingerprint = weights_fingerprint(self.backbone)
+            family = family_of(self.backbone)
+            if family != "hubert":
+                fingerprint = f"{family}:{fingerprint}"
+            self._fingerprint = fingerprint
         return self._fingerprint
 
     def _encoder(self, layers):

@@ -49,14 +49,32 @@ def versions(names=("kser", "keras", "keras-hub", "jax", "tensorflow", "numpy"))
     return out
 
 
-def random_transformers_hubert(preset, seed=0):
-    """A transformers `HubertModel` with random weights of a kser preset's
-    architecture, in eval mode: the peer both benchmarks compare with."""
+# kser family -> transformers model_type (the converter registry's key).
+MODEL_TYPES = {
+    "hubert": "hubert",
+    "wav2vec2": "wav2vec2",
+    "wavlm": "wavlm",
+    "data2vec_audio": "data2vec-audio",
+}
+
+
+def random_transformers_model(preset, seed=0):
+    """A transformers model with random weights of a kser preset's
+    architecture (any family), in eval mode: the peer the benchmarks
+    compare with."""
     import torch
     import transformers
 
-    from kser.convert.transformers import transformers_config_kwargs
+    from kser.convert import get_converter
+    from kser.models.loader import preset_family
 
-    hf_config = transformers.HubertConfig(**transformers_config_kwargs(preset))
+    family, _ = preset_family(preset)
+    model_type = MODEL_TYPES[family]
+    kwargs = get_converter(model_type).transformers_config_kwargs(preset)
+    hf_config = transformers.AutoConfig.for_model(model_type, **kwargs)
     torch.manual_seed(seed)
-    return transformers.HubertModel(hf_config).eval()
+    return transformers.AutoModel.from_config(hf_config).eval()
+
+
+# The name the HuBERT-only benchmarks used.
+random_transformers_hubert = random_transformers_model

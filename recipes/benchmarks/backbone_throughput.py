@@ -1,6 +1,7 @@
 """Backbone forward throughput: kser (a Keras backend) versus transformers.
 
-The same random-weight HuBERT configuration runs in transformers (PyTorch)
+The same random-weight configuration of any family (HuBERT, wav2vec2,
+WavLM, data2vec-audio: `--preset NAME`) runs in transformers (PyTorch)
 and, converted through `kser convert`'s code path, in kser on the chosen
 Keras backend, on the same inputs in one process. Prints audio-seconds per
 wall-second for each and the ratio kser / transformers, plus the largest
@@ -24,7 +25,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import machine_line  # noqa: E402
-from _common import random_transformers_hubert  # noqa: E402
+from _common import random_transformers_model  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -65,7 +66,7 @@ def main(argv=None):
 
     from kser.convert.transformers import load_transformers_checkpoint
 
-    hf_model = random_transformers_hubert(args.preset)
+    hf_model = random_transformers_model(args.preset)
     samples = int(args.seconds * 16000)
     rng = np.random.default_rng(0)
     waveform = rng.standard_normal((args.batch_size, samples)).astype("float32")

@@ -45,7 +45,8 @@ def test_unsupported_configs_are_refused(update, message):
 
 
 def test_registry_dispatches_on_model_type():
-    assert list(CONVERTERS) == ["hubert"]
+    assert CONVERTERS["hubert"] == "kser.convert.hubert"
+    assert {"wav2vec2", "wavlm", "data2vec-audio"} <= set(CONVERTERS)
     converter = get_converter("hubert")
     for name in (
         "convert_backbone_config",
@@ -60,7 +61,7 @@ def test_registry_dispatches_on_model_type():
 
 @pytest.mark.parametrize(
     "model_type, found",
-    [("wav2vec2", "has model_type 'wav2vec2'"), (None, "has no model_type")],
+    [("whisper", "has model_type 'whisper'"), (None, "has no model_type")],
 )
 def test_unsupported_model_type_is_one_line(tmp_path, model_type, found):
     folder = copy_checkpoint(
@@ -89,8 +90,8 @@ def test_old_import_paths_still_work():
         "transformers_config_kwargs",
     ):
         assert callable(getattr(transformers, name)), name
-    with pytest.raises(ConversionError, match="model_type 'wav2vec2'"):
-        transformers.convert_backbone_config({**_config(), "model_type": "wav2vec2"})
+    with pytest.raises(ConversionError, match="model_type 'whisper'"):
+        transformers.convert_backbone_config({**_config(), "model_type": "whisper"})
     assert transformers.transformers_config_kwargs("hubert_large_ll60k")[
         "do_stable_layer_norm"
     ] is True

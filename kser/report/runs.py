@@ -144,7 +144,10 @@ def write_summary(run_dir, variants=None, folds=None):
     """
     records = []
     cross_columns = []
+    leaky = set()
     for result in collect_results(run_dir):
+        if result.get("speaker_independent") is False:
+            leaky.add(result["fold"])
         values = {result["variant"]: result["accuracy"]}
         # Cross-corpus tests sit beside the in-corpus column they come from.
         for name, cross in sorted(result.get("cross_corpus", {}).items()):
@@ -183,6 +186,8 @@ def write_summary(run_dir, variants=None, folds=None):
             ]
         variants += [c for c in cross_columns if c not in variants]
     summary = cv_summary(records, variants=variants, folds=folds)
+    if leaky:
+        summary["not_speaker_independent"] = sorted(leaky)
     write_cv_summary(run_dir, summary)
     return summary
 

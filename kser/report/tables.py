@@ -299,6 +299,16 @@ def format_cv_summary_markdown(summary, digits=3, title=None):
     if best:
         lines.append("")
         lines.append("Best fold: " + "; ".join(best) + ".")
+    leaky = summary.get("not_speaker_independent")
+    if leaky:
+        lines.append("")
+        lines.append(
+            "**Not speaker-independent**: fold(s) "
+            + ", ".join(str(f) for f in leaky)
+            + " share speakers between training and test (a clip-level "
+            "protocol, offered only for comparison with published numbers); "
+            "their accuracy overstates what a model does on unseen speakers."
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -319,6 +319,10 @@ class Experiment:
         }
         if cross:
             result["cross_corpus"] = cross
+        if not getattr(fold, "speaker_independent", True):
+            # A clip-level protocol (e.g. EmoBox's CREMA-D split): said in
+            # the result and in every summary.
+            result["speaker_independent"] = False
         # Written last: its presence marks the fold finished.
         write_result(fold_dir, result)
         return result

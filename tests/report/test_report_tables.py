@@ -201,3 +201,24 @@ def test_history_markdown_without_validation_or_test(tmp_path):
                                   title="Hubert-LSTM, fold 3")
     assert open(path).read().startswith("## Hubert-LSTM, fold 3\n")
     assert os.listdir(tmp_path) == ["history.md"]
+
+
+def test_summary_says_when_folds_are_not_speaker_independent(tmp_path):
+    import json as _json
+
+    from kser.report import write_summary
+
+    for fold, leaky in ((1, False), (2, True)):
+        d = tmp_path / "dense" / f"fold_{fold:02d}"
+        d.mkdir(parents=True)
+        result = {"fold": fold, "variant": "dense", "accuracy": 0.5,
+                  "train_actors": [1, 2], "val_actors": [], "test_actors": [1, 2]}
+        if leaky:
+            result["speaker_independent"] = False
+        (d / "result.json").write_text(_json.dumps(result))
+    summary = write_summary(str(tmp_path), ["dense"], [1, 2])
+    assert summary["not_speaker_independent"] == [2]
+    text = (tmp_path / "cv_summary.md").read_text()
+    assert "**Not speaker-independent**: fold(s) 2" in text
+    assert _json.loads((tmp_path / "cv_summary.json").read_text())[
+        "not_speaker_independent"] == [2]

@@ -61,6 +61,9 @@ _EXPORTS = {
         "paper_folds",
         "speaker_kfold",
     ),
+    "kser.data.clip_folds": (
+        "ClipFold",
+    ),
     "kser.data.audio": (
         "SAMPLE_RATE",
         "load_audio",

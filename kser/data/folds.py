@@ -82,6 +82,10 @@ class Fold:
     test: tuple
     protocol: str = "custom"
 
+    # Not a field: every `Fold` is speaker-disjoint (a clip-level
+    # `kser.data.clip_folds.ClipFold` says False).
+    speaker_independent = True
+
     def __post_init__(self):
         for split in ("train", "validation", "test"):
             speakers = [

@@ -78,7 +78,7 @@ def test_load_corpus_get_folds_and_class_index(synthetic):
     assert folds == get_folds(None, corpus="crema_d", index=index)
     assert folds == CORPUS.folds(index=index)
     assert CORPUS.default_protocol == "speaker-5fold"
-    assert list(CORPUS.protocols) == ["speaker-5fold"]
+    assert list(CORPUS.protocols) == ["speaker-5fold", "emobox-leaky"]
     labels = [class_index(u, index.label_names) for u in index]
     assert sorted(set(labels)) == list(range(6))
     assert class_index(index[0], LABEL_NAMES) == LABEL_NAMES.index("angry")

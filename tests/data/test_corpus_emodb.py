@@ -69,7 +69,8 @@ def test_load_corpus_get_folds_and_class_index(synthetic):
     folds = get_folds("loso", corpus="emodb", index=index)
     assert folds == get_folds(None, corpus="emodb", index=index)
     assert folds == CORPUS.folds("loso") == CORPUS.folds()  # fixed speakers
-    assert list(CORPUS.protocols) == ["loso"] and CORPUS.default_protocol == "loso"
+    assert list(CORPUS.protocols) == ["loso", "emobox-leaky"]
+    assert CORPUS.default_protocol == "loso"
     labels = [class_index(u, index.label_names) for u in index]
     assert sorted(set(labels)) == list(range(7))
     clip = next(u for u in index if u.label == "boredom")

@@ -20,10 +20,14 @@ Protocols (speakers are the int actor ids):
   sex-balanced (`balanced_speaker_kfold`: females and males each sorted by
   id, interleaved female, male, ..., dealt round-robin into the 5 groups);
   otherwise the actors are cut in id order (`speaker_kfold`).
-- EmoBox's CREMA-D partition is not offered: it is one random 75/25 split
-  of utterances stratified by emotion, with every actor in both train and
-  test (see docs/corpora/crema_d.md), so it is not speaker-independent and
-  cannot be written as speaker folds.
+- `emobox-leaky` (needs the index): EmoBox's CREMA-D split, offered only so
+  results compare with EmoBox's numbers. It is NOT speaker-independent: one
+  random 75/25 split of clips stratified by emotion (1 fold, 1856 test
+  clips, 5586 train), with all 91 actors in both train and test. Its test
+  clips are listed in `kser/data/corpora/emobox_splits/crema_d.json`
+  (EmoBox commit 08280f2); every other clip trains; validation is empty
+  (the best epoch is picked on training accuracy). A listed clip missing
+  from the index is an error. See `kser.data.clip_folds`.
 """
 
 import csv
@@ -293,6 +297,14 @@ def speaker_5fold(index):
     return speaker_kfold(index.speakers, NUM_FOLDS, protocol="speaker-5fold")
 
 
+def emobox_leaky(index):
+    """The `emobox-leaky` protocol: EmoBox's clip-level split (1 fold; NOT
+    speaker-independent; see the module docstring)."""
+    from kser.data.clip_folds import emobox_leaky_folds
+
+    return emobox_leaky_folds(NAME, index)
+
+
 def synthesize(root, speakers=None, sample_rate=16000, clip_seconds=0.5, seed=0,
                overwrite=False):
     """Write a small synthetic CREMA-D (`AudioWAV/` and
@@ -344,7 +356,7 @@ CORPUS = Corpus(
     NAME,
     label_names=LABEL_NAMES,
     index_fn=index_crema_d,
-    protocols={"speaker-5fold": speaker_5fold},
+    protocols={"speaker-5fold": speaker_5fold, "emobox-leaky": emobox_leaky},
     default_protocol="speaker-5fold",
     description="CREMA-D: 91 actors, 7442 clips, 6 emotions (English)",
     synthesize_fn=synthesize,

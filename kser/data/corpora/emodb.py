@@ -20,6 +20,16 @@ speakers are sorted; fold k validates on the k-th speaker and tests on the
 first. So every speaker is tested exactly once, and its validation speaker
 is the one before it in sorted order (wrapping). Built from the index's
 speakers, or from all 10 when no index is given.
+
+Protocol `emobox-leaky` (needs the index): EmoBox's EmoDB folds, offered
+only so results compare with EmoBox's numbers. They are NOT
+speaker-independent: 5 clip-level folds of 107 test clips each (428 train),
+the test sets partitioning the 535 clips, with all 10 speakers in every
+fold's train and test. The test clips are listed in
+`kser/data/corpora/emobox_splits/emodb.json` (EmoBox commit 08280f2); every
+other clip trains; validation is empty (the best epoch is picked on
+training accuracy). A listed clip missing from the index is an error. See
+`kser.data.clip_folds`.
 """
 
 import os
@@ -226,6 +236,14 @@ def loso(index=None):
     return speaker_kfold(speakers, len(speakers), protocol="loso")
 
 
+def emobox_leaky(index):
+    """The `emobox-leaky` protocol: EmoBox's 5 clip-level folds (NOT
+    speaker-independent; see the module docstring)."""
+    from kser.data.clip_folds import emobox_leaky_folds
+
+    return emobox_leaky_folds(NAME, index)
+
+
 def synthesize(root, speakers=None, sample_rate=16000, clip_seconds=0.5, seed=0,
                overwrite=False):
     """Write a small synthetic EmoDB (`wav/`) and return its index.
@@ -273,7 +291,7 @@ CORPUS = Corpus(
     NAME,
     label_names=LABEL_NAMES,
     index_fn=index_emodb,
-    protocols={"loso": loso},
+    protocols={"loso": loso, "emobox-leaky": emobox_leaky},
     default_protocol="loso",
     description="EmoDB (Berlin): 10 speakers, 535 clips, 7 emotions (German)",
     synthesize_fn=synthesize,

@@ -364,3 +364,25 @@ def test_cli_errors(case, message, model_path, audio_dir, tmp_path):
     line = _one_line_error(result)
     assert message in line
     assert not out.exists()  # no partial output
+
+
+def test_saved_classifier_loads_in_a_fresh_process(tmp_path):
+    # `kser.models` is lazy: loading must import the backbone families
+    # itself, in a process that never built a backbone.
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "model.keras")
+    tiny_classifier().save(path)
+    code = (
+        "import sys\n"
+        "from kser.predict import load_classifier\n"
+        "m = load_classifier(sys.argv[1])\n"
+        "print(type(m).__name__, type(m.backbone).__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, path], capture_output=True, text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["EmotionClassifier", "HubertBackbone"]

@@ -70,9 +70,18 @@ class FrozenFeatureExtractor(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
+        register_backbone_families()
         config = dict(config)
         config["backbone"] = keras.layers.deserialize(config["backbone"])
         return cls(**config)
+
+
+def register_backbone_families():
+    """Import every registered backbone family, so that Keras finds the
+    backbone class a saved classifier names (`kser.models` is lazy)."""
+    from kser.models.registry import families
+
+    families()
 
 
 @keras.saving.register_keras_serializable(package="kser")
@@ -176,6 +185,11 @@ class EmotionClassifier(Task):
         self.label_names = label_names
         self.head_args = head_args
         self.normalize = normalize
+
+    @classmethod
+    def from_config(cls, config):
+        register_backbone_families()
+        return super().from_config(config)
 
     def get_config(self):
         config = super().get_config()

@@ -458,11 +458,12 @@ def predict(inputs, model_path, output_format, window_seconds, hop_seconds,
               "model.keras.")
 @click.option("--out", "out_dir", required=True,
               type=click.Path(file_okay=False),
-              help="The SavedModel folder to write.")
+              help="The export folder to write.")
 @click.option("--format", "export_format", default="saved_model",
               show_default=True,
               help="The export format (see `kser.export.EXPORTERS`): "
-              "saved_model.")
+              "saved_model, onnx (needs `pip install 'kser[export]'`) or "
+              "litert (fixed 6 s windows).")
 @click.option("--overwrite", is_flag=True,
               help="Replace --out if it already exists.")
 @backend_option
@@ -474,7 +475,10 @@ def export(model_path, out_dir, export_format, overwrite, backend):
     [batch, samples] mono 16 kHz audio, one whole clip per row (batch clips
     of equal length), and returns `probabilities` [batch, classes]. The
     `labels` signature and assets/kser_export.json give the class names.
-    Needs the jax or tensorflow backend.
+    Needs the jax or tensorflow backend. `--format onnx` writes model.onnx
+    (same input and output) and `--format litert` model.tflite (fixed 6 s
+    windows with a padding_mask input), each with kser_export.json, from
+    any backend; see docs/predict_export.md.
     """
     from kser.export import get_exporter
 

@@ -29,6 +29,8 @@ from kser.errors import ExportError
 # Format name -> exporter module; one line per format.
 EXPORTERS = {
     "saved_model": "kser.export.saved_model",
+    "onnx": "kser.export.onnx",
+    "litert": "kser.export.litert",
 }
 
 

@@ -88,14 +88,14 @@ def test_cli_cross_corpus_end_to_end_with_jobs(corpora, tmp_path):
     convert_checkpoint(fixture_dir("hubert_tiny_base"), preset)
     out = tmp_path / "run"
     args = ["cv", "--data", str(corpora["root"] / "train"), "--preset", preset,
-            "--variants", "dense", "--folds", "1,2", "--epochs", "1",
+            "--variants", "dense", "--folds", "1", "--epochs", "1",
             "--batch-size", "8", "--max-seconds", "1",
             "--test-corpus", "ravdess", "--test-data",
             str(corpora["root"] / "other"), "--out", str(out), "--jobs", "2"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "dense on ravdess" in result.output
-    for fold in (1, 2):
+    for fold in (1,):
         saved = json.loads((out / "dense" / f"fold_{fold:02d}" / "result.json").read_text())
         assert saved["cross_corpus"]["ravdess"]["num_test"] == 120
     config = json.loads((out / "run_config.json").read_text())

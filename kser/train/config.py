@@ -26,6 +26,25 @@ MODES = ("cached", "online")
 DTYPES = ("float32", "bfloat16")
 
 
+def _check_number(name, value, low=None, high=None, open_low=False,
+                  open_high=False):
+    """A finite number within its range, or a one-line KserError."""
+    import math
+
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise KserError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise KserError(f"{name} must be a finite number, got {value}")
+    if low is not None and (number <= low if open_low else number < low):
+        bound = "greater than" if open_low else "at least"
+        raise KserError(f"{name} must be {bound} {low:g}, got {value}")
+    if high is not None and (number >= high if open_high else number > high):
+        bound = "less than" if open_high else "at most"
+        raise KserError(f"{name} must be {bound} {high:g}, got {value}")
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Every setting of one training run (one variant, any folds).
@@ -114,6 +133,11 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "noise_copies"):
             if int(getattr(self, name)) < 1:
                 raise KserError(f"{name} must be at least 1")
+        _check_number("learning_rate", self.learning_rate, low=0.0, open_low=True)
+        _check_number("snr_db", self.snr_db)
+        _check_number("dropout", self.dropout, low=0.0, high=1.0, open_high=True)
+        if self.max_seconds is not None:
+            _check_number("max_seconds", self.max_seconds, low=0.0, open_low=True)
 
     @property
     def head(self):

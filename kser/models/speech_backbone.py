@@ -9,11 +9,15 @@ data pipeline, predict and export) and preset loading by name or folder.
 
 import os
 
+import keras
+from keras import ops
 from keras_hub.models import Backbone
 
 from kser.errors import PresetError
 from kser.models.preset_utils import find_converted_preset
 from kser.models.preset_utils import missing_weights_message
+from kser.models.speech_encoder_layers import ConvFeatureEncoder
+from kser.models.speech_encoder_layers import FramePaddingMask
 from kser.models.waveform import conv_min_samples
 from kser.models.waveform import conv_output_length
 
@@ -27,6 +31,96 @@ class SpeechEncoderBackbone(Backbone):
     """
 
     presets = {}
+    # Constructor arguments that `get_config` returns, read from the
+    # attributes of the same names.
+    config_keys = ()
+
+    def _build_front_end(self, *, conv_dims, conv_kernel_sizes, conv_strides,
+                         conv_bias, feature_norm, conv_epsilon, padding_invariant,
+                         projection_norm_epsilon, hidden_dim, dropout, dtype):
+        """The layers every family shares before its positional embedding:
+        conv feature encoder, frame padding mask, projection LayerNorm (None
+        when `projection_norm_epsilon` is None), projection and dropout, in
+        this order (the order sets random initial weights)."""
+        self.feature_encoder = ConvFeatureEncoder(
+            conv_dims=conv_dims,
+            conv_kernel_sizes=conv_kernel_sizes,
+            conv_strides=conv_strides,
+            conv_bias=conv_bias,
+            norm=feature_norm,
+            epsilon=conv_epsilon,
+            padding_invariant=padding_invariant,
+            dtype=dtype,
+            name="feature_encoder",
+        )
+        self.frame_padding_mask = FramePaddingMask(
+            conv_kernel_sizes, conv_strides, name="frame_padding_mask"
+        )
+        self.feature_projection_norm = None
+        if projection_norm_epsilon is not None:
+            self.feature_projection_norm = keras.layers.LayerNormalization(
+                epsilon=projection_norm_epsilon,
+                dtype=dtype,
+                name="feature_projection_norm",
+            )
+        self.feature_projection = keras.layers.Dense(
+            hidden_dim, dtype=dtype, name="feature_projection"
+        )
+        self.feature_dropout = keras.layers.Dropout(
+            dropout, dtype=dtype, name="feature_dropout"
+        )
+
+    def _build_encoder_norm(self, layer_norm_epsilon, dropout, dtype):
+        """The encoder's LayerNorm and dropout (after the positional
+        embedding)."""
+        self.encoder_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=dtype, name="encoder_norm"
+        )
+        self.encoder_dropout = keras.layers.Dropout(
+            dropout, dtype=dtype, name="encoder_dropout"
+        )
+
+    def _encoder_step(self, layer, x, frame_mask, state):
+        """One transformer layer; returns `(x, state)` (WavLM carries its
+        position bias as the state)."""
+        return layer(x, frame_mask), state
+
+    def _build_graph(self, normalize_first):
+        """`(inputs, outputs)` of the functional model from the layers:
+        waveform -> conv features -> projection -> positional embedding ->
+        transformer layers, with every hidden state and the frame mask."""
+        waveform_input = keras.Input(shape=(None,), name="waveform")
+        padding_mask_input = keras.Input(
+            shape=(None,), dtype="int32", name="padding_mask"
+        )
+        features = self.feature_encoder(waveform_input, padding_mask_input)
+        frame_mask = self.frame_padding_mask(padding_mask_input, features)
+        if self.feature_projection_norm is not None:
+            features = self.feature_projection_norm(features)
+        x = self.feature_dropout(self.feature_projection(features))
+        x = self.pos_conv_embedding(x, frame_mask)
+        if not normalize_first:
+            x = self.encoder_norm(x)
+        x = self.encoder_dropout(x)
+        hidden_states = [x]
+        state = None
+        for layer in self.encoder_layers:
+            x, state = self._encoder_step(layer, x, frame_mask, state)
+            hidden_states.append(x)
+        if normalize_first:
+            x = self.encoder_norm(x)
+        inputs = {"waveform": waveform_input, "padding_mask": padding_mask_input}
+        outputs = {
+            "sequence_output": x,
+            "hidden_states": ops.stack(hidden_states, axis=1),
+            "frame_padding_mask": frame_mask,
+        }
+        return inputs, outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({key: getattr(self, key) for key in self.config_keys})
+        return config
 
     def num_frames(self, num_samples):
         """Frames the backbone makes from `num_samples` samples (an int, or

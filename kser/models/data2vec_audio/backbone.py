@@ -2,14 +2,11 @@
 `Data2VecAudioModel`."""
 
 import keras
-from keras import ops
 
 from kser.models.data2vec_audio.layers import Data2VecAudioPositionalConvEmbedding
 from kser.models.data2vec_audio.presets import backbone_presets
 from kser.models.speech_backbone import SpeechEncoderBackbone
 from kser.models.speech_encoder_layers import DEFAULT_EPSILON
-from kser.models.speech_encoder_layers import ConvFeatureEncoder
-from kser.models.speech_encoder_layers import FramePaddingMask
 from kser.models.speech_encoder_layers import TransformerEncoderLayer
 
 SAMPLE_RATE = 16000
@@ -93,6 +90,13 @@ class Data2VecAudioBackbone(SpeechEncoderBackbone):
     """
 
     presets = backbone_presets
+    config_keys = (
+        "conv_dims", "conv_kernel_sizes", "conv_strides", "conv_bias",
+        "hidden_dim", "num_layers", "num_heads", "intermediate_dim",
+        "pos_conv_kernel_size", "pos_conv_groups", "pos_conv_depth",
+        "layer_norm_epsilon", "dropout", "attention_dropout",
+        "padding_invariant",
+    )
 
     def __init__(
         self,
@@ -115,29 +119,21 @@ class Data2VecAudioBackbone(SpeechEncoderBackbone):
         **kwargs,
     ):
         # === Layers ===
-        self.feature_encoder = ConvFeatureEncoder(
+        # The conv encoder is always the layer-norm one; its padding is
+        # invariant by construction (`padding_invariant` is for the
+        # positional convs).
+        self._build_front_end(
             conv_dims=conv_dims,
             conv_kernel_sizes=conv_kernel_sizes,
             conv_strides=conv_strides,
             conv_bias=conv_bias,
-            norm="layer",
-            epsilon=DEFAULT_EPSILON,
+            feature_norm="layer",
+            conv_epsilon=DEFAULT_EPSILON,
+            padding_invariant=False,
+            projection_norm_epsilon=layer_norm_epsilon,
+            hidden_dim=hidden_dim,
+            dropout=dropout,
             dtype=dtype,
-            name="feature_encoder",
-        )
-        self.frame_padding_mask = FramePaddingMask(
-            conv_kernel_sizes, conv_strides, name="frame_padding_mask"
-        )
-        self.feature_projection_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon,
-            dtype=dtype,
-            name="feature_projection_norm",
-        )
-        self.feature_projection = keras.layers.Dense(
-            hidden_dim, dtype=dtype, name="feature_projection"
-        )
-        self.feature_dropout = keras.layers.Dropout(
-            dropout, dtype=dtype, name="feature_dropout"
         )
         self.pos_conv_embedding = Data2VecAudioPositionalConvEmbedding(
             hidden_dim,
@@ -148,12 +144,7 @@ class Data2VecAudioBackbone(SpeechEncoderBackbone):
             dtype=dtype,
             name="pos_conv_embedding",
         )
-        self.encoder_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon, dtype=dtype, name="encoder_norm"
-        )
-        self.encoder_dropout = keras.layers.Dropout(
-            dropout, dtype=dtype, name="encoder_dropout"
-        )
+        self._build_encoder_norm(layer_norm_epsilon, dropout, dtype)
         self.encoder_layers = [
             TransformerEncoderLayer(
                 hidden_dim=hidden_dim,
@@ -170,34 +161,9 @@ class Data2VecAudioBackbone(SpeechEncoderBackbone):
         ]
 
         # === Functional Model ===
-        waveform_input = keras.Input(shape=(None,), name="waveform")
-        padding_mask_input = keras.Input(
-            shape=(None,), dtype="int32", name="padding_mask"
-        )
-        features = self.feature_encoder(waveform_input, padding_mask_input)
-        frame_mask = self.frame_padding_mask(padding_mask_input, features)
-        features = self.feature_projection_norm(features)
-        x = self.feature_dropout(self.feature_projection(features))
-        x = self.pos_conv_embedding(x, frame_mask)
-        x = self.encoder_dropout(self.encoder_norm(x))
-        hidden_states = [x]
-        for layer in self.encoder_layers:
-            x = layer(x, frame_mask)
-            hidden_states.append(x)
-        outputs = {
-            "sequence_output": x,
-            "hidden_states": ops.stack(hidden_states, axis=1),
-            "frame_padding_mask": frame_mask,
-        }
-        super().__init__(
-            inputs={
-                "waveform": waveform_input,
-                "padding_mask": padding_mask_input,
-            },
-            outputs=outputs,
-            dtype=dtype,
-            **kwargs,
-        )
+        # Post-LN only: encoder LayerNorm before the transformer layers.
+        inputs, outputs = self._build_graph(normalize_first=False)
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
 
         # === Config ===
         self.conv_dims = list(conv_dims)
@@ -216,25 +182,3 @@ class Data2VecAudioBackbone(SpeechEncoderBackbone):
         self.attention_dropout = attention_dropout
         self.padding_invariant = padding_invariant
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "conv_dims": self.conv_dims,
-                "conv_kernel_sizes": self.conv_kernel_sizes,
-                "conv_strides": self.conv_strides,
-                "conv_bias": self.conv_bias,
-                "hidden_dim": self.hidden_dim,
-                "num_layers": self.num_layers,
-                "num_heads": self.num_heads,
-                "intermediate_dim": self.intermediate_dim,
-                "pos_conv_kernel_size": self.pos_conv_kernel_size,
-                "pos_conv_groups": self.pos_conv_groups,
-                "pos_conv_depth": self.pos_conv_depth,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "dropout": self.dropout,
-                "attention_dropout": self.attention_dropout,
-                "padding_invariant": self.padding_invariant,
-            }
-        )
-        return config

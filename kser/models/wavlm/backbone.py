@@ -1,12 +1,9 @@
 """WavLM backbone: a keras-hub `Backbone` port of transformers' WavLMModel."""
 
 import keras
-from keras import ops
 
 from kser.models.speech_backbone import SpeechEncoderBackbone
 from kser.models.speech_encoder_layers import DEFAULT_EPSILON
-from kser.models.speech_encoder_layers import ConvFeatureEncoder
-from kser.models.speech_encoder_layers import FramePaddingMask
 from kser.models.speech_encoder_layers import PositionalConvEmbedding
 from kser.models.wavlm.layers import WavLMEncoderLayer
 from kser.models.wavlm.presets import backbone_presets
@@ -108,6 +105,14 @@ class WavLMBackbone(SpeechEncoderBackbone):
     """
 
     presets = backbone_presets
+    config_keys = (
+        "conv_dims", "conv_kernel_sizes", "conv_strides", "conv_bias",
+        "feature_norm", "hidden_dim", "num_layers", "num_heads",
+        "intermediate_dim", "pos_conv_kernel_size", "pos_conv_groups",
+        "num_buckets", "max_bucket_distance",
+        "normalize_first", "layer_norm_epsilon", "dropout",
+        "attention_dropout", "padding_invariant",
+    )
 
     def __init__(
         self,
@@ -133,30 +138,18 @@ class WavLMBackbone(SpeechEncoderBackbone):
         **kwargs,
     ):
         # === Layers ===
-        self.feature_encoder = ConvFeatureEncoder(
+        self._build_front_end(
             conv_dims=conv_dims,
             conv_kernel_sizes=conv_kernel_sizes,
             conv_strides=conv_strides,
             conv_bias=conv_bias,
-            norm=feature_norm,
-            epsilon=DEFAULT_EPSILON,
+            feature_norm=feature_norm,
+            conv_epsilon=DEFAULT_EPSILON,
             padding_invariant=padding_invariant,
+            projection_norm_epsilon=layer_norm_epsilon,
+            hidden_dim=hidden_dim,
+            dropout=dropout,
             dtype=dtype,
-            name="feature_encoder",
-        )
-        self.frame_padding_mask = FramePaddingMask(
-            conv_kernel_sizes, conv_strides, name="frame_padding_mask"
-        )
-        self.feature_projection_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon,
-            dtype=dtype,
-            name="feature_projection_norm",
-        )
-        self.feature_projection = keras.layers.Dense(
-            hidden_dim, dtype=dtype, name="feature_projection"
-        )
-        self.feature_dropout = keras.layers.Dropout(
-            dropout, dtype=dtype, name="feature_dropout"
         )
         self.pos_conv_embedding = PositionalConvEmbedding(
             hidden_dim,
@@ -165,12 +158,7 @@ class WavLMBackbone(SpeechEncoderBackbone):
             dtype=dtype,
             name="pos_conv_embedding",
         )
-        self.encoder_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon, dtype=dtype, name="encoder_norm"
-        )
-        self.encoder_dropout = keras.layers.Dropout(
-            dropout, dtype=dtype, name="encoder_dropout"
-        )
+        self._build_encoder_norm(layer_norm_epsilon, dropout, dtype)
         self.encoder_layers = [
             WavLMEncoderLayer(
                 hidden_dim=hidden_dim,
@@ -190,39 +178,8 @@ class WavLMBackbone(SpeechEncoderBackbone):
         ]
 
         # === Functional Model ===
-        waveform_input = keras.Input(shape=(None,), name="waveform")
-        padding_mask_input = keras.Input(
-            shape=(None,), dtype="int32", name="padding_mask"
-        )
-        features = self.feature_encoder(waveform_input, padding_mask_input)
-        frame_mask = self.frame_padding_mask(padding_mask_input, features)
-        features = self.feature_projection_norm(features)
-        x = self.feature_dropout(self.feature_projection(features))
-        x = self.pos_conv_embedding(x, frame_mask)
-        if not normalize_first:
-            x = self.encoder_norm(x)
-        x = self.encoder_dropout(x)
-        hidden_states = [x]
-        position_bias = None
-        for layer in self.encoder_layers:
-            x, position_bias = layer(x, frame_mask, position_bias)
-            hidden_states.append(x)
-        if normalize_first:
-            x = self.encoder_norm(x)
-        outputs = {
-            "sequence_output": x,
-            "hidden_states": ops.stack(hidden_states, axis=1),
-            "frame_padding_mask": frame_mask,
-        }
-        super().__init__(
-            inputs={
-                "waveform": waveform_input,
-                "padding_mask": padding_mask_input,
-            },
-            outputs=outputs,
-            dtype=dtype,
-            **kwargs,
-        )
+        inputs, outputs = self._build_graph(normalize_first)
+        super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
 
         # === Config ===
         self.conv_dims = list(conv_dims)
@@ -244,31 +201,9 @@ class WavLMBackbone(SpeechEncoderBackbone):
         self.attention_dropout = attention_dropout
         self.padding_invariant = padding_invariant
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "conv_dims": self.conv_dims,
-                "conv_kernel_sizes": self.conv_kernel_sizes,
-                "conv_strides": self.conv_strides,
-                "conv_bias": self.conv_bias,
-                "feature_norm": self.feature_norm,
-                "hidden_dim": self.hidden_dim,
-                "num_layers": self.num_layers,
-                "num_heads": self.num_heads,
-                "intermediate_dim": self.intermediate_dim,
-                "pos_conv_kernel_size": self.pos_conv_kernel_size,
-                "pos_conv_groups": self.pos_conv_groups,
-                "num_buckets": self.num_buckets,
-                "max_bucket_distance": self.max_bucket_distance,
-                "normalize_first": self.normalize_first,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "dropout": self.dropout,
-                "attention_dropout": self.attention_dropout,
-                "padding_invariant": self.padding_invariant,
-            }
-        )
-        return config
+    def _encoder_step(self, layer, x, frame_mask, position_bias):
+        # Layer 0 computes the relative position bias; every layer gates it.
+        return layer(x, frame_mask, position_bias)
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):

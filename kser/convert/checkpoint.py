@@ -158,6 +158,34 @@ def load_preprocessor_config(hf_dir):
     return path, _read_json(path)
 
 
+def audio_converter_config(preset, port_name, default_normalize=True):
+    """Audio converter arguments from a checkpoint's
+    `preprocessor_config.json` (16 kHz mono waveforms only).
+
+    Without that file, transformers' `Wav2Vec2FeatureExtractor` defaults
+    apply (16 kHz, pad with 0), with `do_normalize=default_normalize`.
+
+    Args:
+        preset: str. The checkpoint folder.
+        port_name: str. The port named in errors, e.g. "kser's HuBERT port".
+        default_normalize: bool. `do_normalize` when the file does not say.
+    """
+    path, config = load_preprocessor_config(preset)
+    sampling_rate = config.get("sampling_rate", 16000)
+    if sampling_rate != 16000:
+        raise ConversionError(
+            f"{path} expects {sampling_rate} Hz audio; {port_name} runs at "
+            "16000 Hz"
+        )
+    if config.get("feature_size", 1) != 1:
+        raise ConversionError(f"{path}: feature_size must be 1 (raw waveform)")
+    return {
+        "do_normalize": bool(config.get("do_normalize", default_normalize)),
+        "sampling_rate": sampling_rate,
+        "padding_value": float(config.get("padding_value", 0.0)),
+    }
+
+
 class CheckpointWeights:
     """A checkpoint's tensors, each handed out once, for `convert_weights`.
 

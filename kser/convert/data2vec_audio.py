@@ -12,8 +12,8 @@ have no weight norm.
 """
 
 from kser.convert.checkpoint import CheckpointWeights
+from kser.convert.checkpoint import audio_converter_config
 from kser.convert.hubert import _conv
-from kser.convert.wav2vec2 import audio_converter_config
 from kser.convert.wav2vec2 import check_unsupported
 from kser.convert.wav2vec2 import conv_encoder_config
 from kser.convert.wav2vec2 import port_encoder_layers

@@ -16,7 +16,7 @@ A converter module for `kser.convert.CONVERTERS`, in keras-hub's shape
 import numpy as np
 
 from kser.convert.checkpoint import CheckpointWeights
-from kser.convert.checkpoint import load_preprocessor_config
+from kser.convert.checkpoint import audio_converter_config
 from kser.errors import ConversionError
 
 # Prefixes of the HuBERT model inside task checkpoints (HubertForCTC,
@@ -128,20 +128,7 @@ def load_audio_converter_config(preset, transformers_config=None):
         transformers_config: dict or None. The checkpoint's `config.json`
             (unused: HuBERT's audio settings live in the preprocessor file).
     """
-    path, config = load_preprocessor_config(preset)
-    sampling_rate = config.get("sampling_rate", 16000)
-    if sampling_rate != 16000:
-        raise ConversionError(
-            f"{path} expects {sampling_rate} Hz audio; kser's HuBERT port "
-            "runs at 16000 Hz"
-        )
-    if config.get("feature_size", 1) != 1:
-        raise ConversionError(f"{path}: feature_size must be 1 (raw waveform)")
-    return {
-        "do_normalize": bool(config.get("do_normalize", True)),
-        "sampling_rate": sampling_rate,
-        "padding_value": float(config.get("padding_value", 0.0)),
-    }
+    return audio_converter_config(preset, _PORT_NAME)
 
 
 def describe(backbone, audio_converter):

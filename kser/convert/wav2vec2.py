@@ -18,7 +18,7 @@ task heads (`lm_head`, `classifier`, `projector`, `layer_weights`).
 """
 
 from kser.convert.checkpoint import CheckpointWeights
-from kser.convert.checkpoint import load_preprocessor_config
+from kser.convert.checkpoint import audio_converter_config
 from kser.convert.hubert import _conv
 from kser.convert.hubert import _dense
 from kser.convert.hubert import _pos_conv_weight
@@ -151,26 +151,6 @@ def transformers_config_kwargs(preset):
         "conv_bias": config["conv_bias"],
         "num_conv_pos_embeddings": config["pos_conv_kernel_size"],
         "num_conv_pos_embedding_groups": config["pos_conv_groups"],
-    }
-
-
-def audio_converter_config(preset, port_name):
-    """Audio converter arguments from `preprocessor_config.json`; without
-    that file, transformers' `Wav2Vec2FeatureExtractor` defaults apply
-    (normalise, 16 kHz, pad with 0)."""
-    path, config = load_preprocessor_config(preset)
-    sampling_rate = config.get("sampling_rate", 16000)
-    if sampling_rate != 16000:
-        raise ConversionError(
-            f"{path} expects {sampling_rate} Hz audio; {port_name} runs at "
-            "16000 Hz"
-        )
-    if config.get("feature_size", 1) != 1:
-        raise ConversionError(f"{path}: feature_size must be 1 (raw waveform)")
-    return {
-        "do_normalize": bool(config.get("do_normalize", True)),
-        "sampling_rate": sampling_rate,
-        "padding_value": float(config.get("padding_value", 0.0)),
     }
 
 

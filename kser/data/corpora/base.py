@@ -300,3 +300,32 @@ class Corpus:
                 f"choose one of {', '.join(self.protocols)}"
             )
         return list(self.protocols[protocol](index))
+
+
+def check_root(root, layout, subfolder=None):
+    """`root` as a str (and `root/subfolder`), or a one-line DataError
+    saying what is missing and which `layout` was expected."""
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        what = "no such folder" if not os.path.exists(root) else "not a folder"
+        raise DataError(f"{root}: {what}; {layout}")
+    if subfolder is None:
+        return root
+    folder = os.path.join(root, subfolder)
+    if not os.path.isdir(folder):
+        raise DataError(f"{root}: no {subfolder}/ folder; {layout}")
+    return root, folder
+
+
+def wav_files(folder, extension=".wav"):
+    """Relative paths of the visible audio files under `folder`, sorted by
+    their `/`-separated form (hidden files and folders are skipped)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for filename in filenames:
+            if filename.startswith("."):
+                continue
+            if os.path.splitext(filename)[1].lower() == extension:
+                found.append(os.path.relpath(os.path.join(dirpath, filename), folder))
+    return sorted(found, key=lambda rel: rel.replace(os.sep, "/"))

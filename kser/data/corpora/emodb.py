@@ -39,6 +39,8 @@ import warnings
 from kser.data.corpora.base import Corpus
 from kser.data.corpora.base import CorpusIndex
 from kser.data.corpora.base import Utterance
+from kser.data.corpora.base import check_root
+from kser.data.corpora.base import wav_files
 from kser.errors import DataError
 from kser.labels import CANONICAL_LABELS
 
@@ -132,30 +134,6 @@ def parse_filename(path):
     }
 
 
-def _check_root(root):
-    root = os.fspath(root)
-    if not os.path.isdir(root):
-        what = "no such folder" if not os.path.exists(root) else "not a folder"
-        raise DataError(f"{root}: {what}; {_LAYOUT}")
-    audio = os.path.join(root, AUDIO_DIR)
-    if not os.path.isdir(audio):
-        raise DataError(f"{root}: no {AUDIO_DIR}/ folder; {_LAYOUT}")
-    return root, audio
-
-
-def _wav_files(folder):
-    """Relative paths of the visible `.wav` files under `folder`, sorted."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for filename in filenames:
-            if filename.startswith("."):
-                continue
-            if os.path.splitext(filename)[1].lower() == AUDIO_EXTENSION:
-                found.append(os.path.relpath(os.path.join(dirpath, filename), folder))
-    return sorted(found, key=lambda rel: rel.replace(os.sep, "/"))
-
-
 def index_emodb(root, skip_invalid=False):
     """Index the EmoDB clips under a dataset root.
 
@@ -180,9 +158,9 @@ def index_emodb(root, skip_invalid=False):
     folds = CORPUS.folds("loso", index=index)
     ```
     """
-    root, audio = _check_root(root)
+    root, audio = check_root(root, _LAYOUT, AUDIO_DIR)
     clips, skipped, seen = [], [], {}
-    for rel in _wav_files(audio):
+    for rel in wav_files(audio):
         path = os.path.join(audio, rel)
         try:
             fields = parse_filename(path)

@@ -31,6 +31,8 @@ import warnings
 from kser.data.corpora.base import Corpus
 from kser.data.corpora.base import CorpusIndex
 from kser.data.corpora.base import Utterance
+from kser.data.corpora.base import check_root
+from kser.data.corpora.base import wav_files
 from kser.errors import DataError
 from kser.labels import CANONICAL_LABELS
 
@@ -140,10 +142,7 @@ def detect_layout(root, layout=None):
         DataError: a missing root, neither folder, both folders without a
             `layout` choice, or an unknown `layout`.
     """
-    root = os.fspath(root)
-    if not os.path.isdir(root):
-        what = "no such folder" if not os.path.exists(root) else "not a folder"
-        raise DataError(f"{root}: {what}; {_LAYOUT}")
+    root = check_root(root, _LAYOUT)
     present = [k for k, d in LAYOUTS.items() if os.path.isdir(os.path.join(root, d))]
     if layout is not None:
         if layout not in LAYOUTS:
@@ -161,19 +160,6 @@ def detect_layout(root, layout=None):
             "twice); pass layout='audiodata' or layout='all' to choose one"
         )
     return present[0]
-
-
-def _wav_files(folder):
-    """Relative paths of the visible `.wav` files under `folder`, sorted."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for filename in filenames:
-            if filename.startswith("."):
-                continue
-            if os.path.splitext(filename)[1].lower() == AUDIO_EXTENSION:
-                found.append(os.path.relpath(os.path.join(dirpath, filename), folder))
-    return sorted(found, key=lambda rel: rel.replace(os.sep, "/"))
 
 
 def _parse_in_layout(path, rel, layout):
@@ -220,7 +206,7 @@ def index_savee(root, skip_invalid=False, layout=None):
     layout = detect_layout(root, layout)
     audio = os.path.join(root, LAYOUTS[layout])
     clips, skipped, seen = [], [], {}
-    for rel in _wav_files(audio):
+    for rel in wav_files(audio):
         path = os.path.join(audio, rel)
         try:
             fields = _parse_in_layout(path, rel, layout)

@@ -29,6 +29,8 @@ import warnings
 from kser.data.corpora.base import Corpus
 from kser.data.corpora.base import CorpusIndex
 from kser.data.corpora.base import Utterance
+from kser.data.corpora.base import check_root
+from kser.data.corpora.base import wav_files
 from kser.errors import DataError
 from kser.labels import CANONICAL_LABELS
 
@@ -116,27 +118,6 @@ def _folder_check(path, folder, fields):
         )
 
 
-def _check_root(root):
-    root = os.fspath(root)
-    if not os.path.isdir(root):
-        what = "no such folder" if not os.path.exists(root) else "not a folder"
-        raise DataError(f"{root}: {what}; {_LAYOUT}")
-    return root
-
-
-def _wav_files(folder):
-    """Relative paths of the visible `.wav` files under `folder`, sorted."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for filename in filenames:
-            if filename.startswith("."):
-                continue
-            if os.path.splitext(filename)[1].lower() == AUDIO_EXTENSION:
-                found.append(os.path.relpath(os.path.join(dirpath, filename), folder))
-    return sorted(found, key=lambda rel: rel.replace(os.sep, "/"))
-
-
 def index_tess(root, skip_invalid=False):
     """Index the TESS clips under a dataset root.
 
@@ -163,9 +144,9 @@ def index_tess(root, skip_invalid=False):
     folds = CORPUS.folds("loso", index=index)
     ```
     """
-    root = _check_root(root)
+    root = check_root(root, _LAYOUT)
     clips, skipped, seen = [], [], {}
-    for rel in _wav_files(root):
+    for rel in wav_files(root):
         path = os.path.join(root, rel)
         folder = os.path.basename(os.path.dirname(path))
         try:

@@ -165,7 +165,7 @@ class SpeechEncoderBackbone(Backbone):
         if preset in cls.presets:
             local = find_converted_preset(preset)
             if local is not None:
-                return super().from_preset(local, load_weights, **kwargs)
+                return cls._from_preset_folder(local, load_weights, **kwargs)
             if load_weights:
                 raise PresetError(missing_weights_message(preset, cls.presets))
             config = dict(cls.presets[preset]["config"])
@@ -182,4 +182,44 @@ class SpeechEncoderBackbone(Backbone):
                 f"{preset} is not a kser preset (no config.json); create one "
                 "with `kser convert HF_DIR OUT_DIR`"
             )
-        return super().from_preset(preset, load_weights, **kwargs)
+        return cls._from_preset_folder(preset, load_weights, **kwargs)
+
+    @classmethod
+    def _from_preset_folder(cls, folder, load_weights, **kwargs):
+        """keras-hub's loading, with a damaged weights file as one line.
+
+        A truncated, empty or foreign `model.weights.h5` (an interrupted
+        copy or download) makes h5py or Keras fail deep inside loading;
+        the user is told which file and how to rebuild it instead.
+        """
+        weights = os.path.join(folder, "model.weights.h5")
+        try:
+            return super().from_preset(folder, load_weights, **kwargs)
+        except (OSError, ValueError, KeyError):
+            if not load_weights or not os.path.exists(weights):
+                raise
+            damage = _hdf5_damage(weights)
+            if damage is None:
+                raise  # A readable file: the error is not the file's.
+            detail = " ".join(str(damage).split())[:160]
+            raise PresetError(
+                f"{weights}: damaged or incomplete weights file ({detail}); "
+                "convert the checkpoint again with `kser convert HF_DIR "
+                f"{folder} --overwrite`"
+            ) from None
+
+
+def _hdf5_damage(path):
+    """Why an HDF5 file cannot be read in full, or None if it can."""
+    import h5py
+
+    def read(name, item):
+        if isinstance(item, h5py.Dataset):
+            item[()]
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(read)
+    except Exception as error:  # any failure to read is damage
+        return error or "unreadable"
+    return None

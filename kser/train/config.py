@@ -106,6 +106,7 @@ class TrainConfig:
     corpus: str = "ravdess"
 
     def __post_init__(self):
+        self._check_types()
         if self.variant not in VARIANTS:
             raise KserError(
                 f"unknown variant {self.variant!r}: choose one of "
@@ -138,6 +139,39 @@ class TrainConfig:
         _check_number("dropout", self.dropout, low=0.0, high=1.0, open_high=True)
         if self.max_seconds is not None:
             _check_number("max_seconds", self.max_seconds, low=0.0, open_low=True)
+
+    def _check_types(self):
+        """Each value of its field's type, or a one-line KserError.
+
+        Config files give values as text, numbers and booleans; a value of
+        the wrong kind (`epochs: six`, `augment: 3`, `batch_size: 16.5`)
+        is named here instead of failing deep inside training. Whole
+        numbers written as floats (`epochs: 6.0`) and numbers for float
+        fields are accepted.
+        """
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            kind = _FIELD_KINDS.get(field.name)
+            if value is None and field.name in _MAY_BE_NONE:
+                continue
+            if kind is bool:
+                if not isinstance(value, bool):
+                    raise KserError(
+                        f"{field.name} must be true or false, got {value!r}"
+                    )
+            elif kind is int:
+                whole = isinstance(value, float) and value.is_integer()
+                if isinstance(value, bool) or not (isinstance(value, int) or whole):
+                    raise KserError(
+                        f"{field.name} must be a whole number, got {value!r}"
+                    )
+                if whole:
+                    setattr(self, field.name, int(value))
+            elif kind is float:
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise KserError(f"{field.name} must be a number, got {value!r}")
+            elif not isinstance(value, str):
+                raise KserError(f"{field.name} must be text, got {value!r}")
 
     @property
     def head(self):
@@ -179,10 +213,43 @@ class TrainConfig:
                 import yaml
             except ImportError:
                 raise KserError(f"{path}: reading YAML needs `pip install pyyaml`")
-            data = yaml.safe_load(text)
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as error:
+                where = getattr(error, "problem_mark", None)
+                line = f" at line {where.line + 1}" if where is not None else ""
+                problem = getattr(error, "problem", None) or "invalid YAML"
+                raise KserError(f"{path}: not valid YAML{line} ({problem})") from None
         else:
-            data = json.loads(text)
-        return cls.from_dict(data or {})
+            try:
+                data = json.loads(text)
+            except ValueError as error:
+                raise KserError(
+                    f"{path}: not valid JSON at line {error.lineno} ({error.msg})"
+                ) from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise KserError(
+                f"{path}: a config file holds keys and values (a mapping), "
+                f"not a {type(data).__name__}"
+            )
+        try:
+            return cls.from_dict(data)
+        except KserError as error:
+            raise KserError(f"{path}: {error}") from None
+
+
+# The type of each field, for values read from config files.
+_FIELD_KINDS = {
+    "augment": bool, "group_by_length": bool,
+    "epochs": int, "batch_size": int, "seed": int, "noise_copies": int,
+    "hidden_units": int, "lstm_units": int,
+    "learning_rate": float, "max_seconds": float, "snr_db": float,
+    "dropout": float,
+}
+# Fields whose None means "the default" (or "no crop").
+_MAY_BE_NONE = {"augment", "protocol", "max_seconds"}
 
 
 # Keys added after runs were first filed, at the value those runs had: left

@@ -157,6 +157,9 @@ def _train_options(function):
                           "(cross-corpus, over the labels both share)."),
         click.option("--test-data", type=click.Path(file_okay=False),
                      default=None, help="Root of --test-corpus."),
+        click.option("--skip-invalid", is_flag=True,
+                     help="Skip (and count) files whose names do not follow "
+                          "the corpus instead of stopping at the first."),
         click.option("--out", "out_dir", type=click.Path(file_okay=False),
                      default="runs/kser", show_default=True, help="Run folder."),
         backend_option,
@@ -214,7 +217,7 @@ def _variants(text):
               help="Save the whole classifier as model.keras.")
 @_train_options
 def train(variant, fold, save_model, data_dir, config_file, cache_dir, out_dir,
-          backend, **options):
+          backend, skip_invalid, **options):
     """Train one variant on one fold and evaluate its test speakers.
 
     Keeps the best-on-validation weights, writes the per-epoch history
@@ -235,7 +238,7 @@ def train(variant, fold, save_model, data_dir, config_file, cache_dir, out_dir,
     configs = _configs(_variants(variant), config_file, options)
     summary = run_training(data_dir, configs, out_dir, folds=[fold],
                            cache_dir=cache_dir, save_model=save_model,
-                           test_corpora=tests)
+                           test_corpora=tests, skip_invalid=skip_invalid)
     click.echo(format_cv_summary_markdown(summary))
 
 
@@ -250,7 +253,7 @@ def train(variant, fold, save_model, data_dir, config_file, cache_dir, out_dir,
               "the number of cores).")
 @_train_options
 def cv(variants, folds, jobs, data_dir, config_file, cache_dir, out_dir, backend,
-       **options):
+       skip_invalid, **options):
     """Cross-validate variants over every fold of a protocol (Table I).
 
     Resumable: started again with the same OUT, finished folds are skipped.
@@ -271,7 +274,8 @@ def cv(variants, folds, jobs, data_dir, config_file, cache_dir, out_dir, backend
     tests = _test_corpora(options)
     configs = _configs(_variants(variants), config_file, options)
     summary = run_training(data_dir, configs, out_dir, folds=fold_list,
-                           cache_dir=cache_dir, jobs=jobs, test_corpora=tests)
+                           cache_dir=cache_dir, jobs=jobs, test_corpora=tests,
+                           skip_invalid=skip_invalid)
     click.echo(format_cv_summary_markdown(summary))
 
 

@@ -419,6 +419,7 @@ def run_training(
     normalize=None,
     jobs=1,
     test_corpora=None,
+    skip_invalid=False,
 ):
     """Index a corpus, load the backbone and run folds: `kser train`/`cv`.
 
@@ -442,6 +443,8 @@ def run_training(
         test_corpora: list of `(corpus_name, data_dir)` or None. Corpora
             every trained fold is also tested on (cross-corpus, over the
             labels both share; see `kser.train.cross_corpus`).
+        skip_invalid: bool. Skip (and count) audio files whose names do
+            not follow the corpus, instead of stopping at the first.
 
     Returns:
         dict. The cross-validation summary.
@@ -453,8 +456,10 @@ def run_training(
     if len(shared) != 1:
         raise KserError("variants of one run share corpus, preset, protocol and dtype")
     corpus = configs[0].corpus
-    index = load_corpus(corpus, data_dir)
-    tests = [(name, load_corpus(name, root)) for name, root in (test_corpora or [])]
+    corpus_options = {"skip_invalid": True} if skip_invalid else {}
+    index = load_corpus(corpus, data_dir, **corpus_options)
+    tests = [(name, load_corpus(name, root, **corpus_options))
+             for name, root in (test_corpora or [])]
     for name, test_index in tests:
         _cross.cross_corpus_clips(
             list(getattr(index, "label_names", None) or PAPER_EMOTIONS),

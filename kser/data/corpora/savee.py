@@ -214,7 +214,7 @@ def index_savee(root, skip_invalid=False, layout=None):
             if not skip_invalid:
                 raise DataError(
                     f"{error}; rename or remove it, or pass skip_invalid=True "
-                    "to skip such files"
+                    "(--skip-invalid) to skip such files"
                 ) from None
             skipped.append(path)
             continue

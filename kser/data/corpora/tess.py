@@ -156,7 +156,7 @@ def index_tess(root, skip_invalid=False):
             if not skip_invalid:
                 raise DataError(
                     f"{error}; rename or remove it, or pass skip_invalid=True "
-                    "to skip such files"
+                    "(--skip-invalid) to skip such files"
                 ) from None
             skipped.append(path)
             continue

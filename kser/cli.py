@@ -26,7 +26,7 @@ backend_option = click.option(
     "--backend",
     type=click.Choice(BACKENDS),
     default=None,
-    help="Keras backend (default: $KERAS_BACKEND, else tensorflow).",
+    help="Keras backend (default: $KERAS_BACKEND, else jax).",
 )
 
 
@@ -285,7 +285,9 @@ def report(run_dir):
     """Rebuild the reports of a run folder from its saved results.
 
     Re-draws every fold's plots from metrics.json and history.csv and
-    rewrites the Table I summary (cv_summary.md/.csv/.json).
+    rewrites the Table I summary (cv_summary.md/.csv/.json). First checks
+    every fold's result.json and the checksums of the files it lists: a
+    damaged one is an error naming it (exit 2), and nothing is rewritten.
     """
     from kser.report import format_cv_summary_markdown
     from kser.report import rebuild_reports
@@ -404,10 +406,13 @@ def quickstart(out_dir, epochs, fold, seed, preset, backend):
               default=None,
               help="Write the output to this file (atomically) instead of "
               "stdout.")
+@click.option("--fail-fast", is_flag=True,
+              help="Stop at the first file that cannot be scored (one error, "
+              "exit 2, no output) instead of scoring the others.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @backend_option
 def predict(inputs, model_path, output_format, window_seconds, hop_seconds,
-            batch_size, out_file, quiet, backend):
+            batch_size, out_file, fail_fast, quiet, backend):
     """Predict the emotion of audio files with a trained classifier.
 
     INPUTS are audio files or folders (searched recursively for wav, flac,
@@ -420,6 +425,13 @@ def predict(inputs, model_path, output_format, window_seconds, hop_seconds,
     Output: per file (window "all") and per window, the top emotion and
     every class probability (softmax), as an aligned table, CSV or JSON.
     The table lists windows only for files with more than one.
+
+    An input that cannot be scored (missing, empty, corrupt, truncated,
+    too short, a folder without audio) gets one line on stderr,
+    `kser: error: PATH: why`; the other files are still scored and written
+    (JSON also lists the failures), and the exit status is 2. With
+    --fail-fast the first bad input stops the run with nothing written.
+    Silent clips are scored with a `kser: warning:` line.
     """
     from kser.predict.formats import FORMATS
 
@@ -429,31 +441,58 @@ def predict(inputs, model_path, output_format, window_seconds, hop_seconds,
             param_hint="'--format'",
         )
     set_backend(backend)
+    _predict(inputs, model_path, output_format, window_seconds, hop_seconds,
+             batch_size, out_file, fail_fast, quiet)
+
+
+def _predict(inputs, model_path, output_format, window_seconds, hop_seconds,
+             batch_size, out_file, fail_fast, quiet):
+    """`kser predict` after option checks: score, report, write, exit."""
+    from kser.predict import count_noun
     from kser.predict import format_results
-    from kser.predict import predict_files
+    from kser.predict import predict_batch
     from kser.report import atomic_write_text
 
-    results = predict_files(
+    batch = predict_batch(
         model_path,
         list(inputs),
         window_seconds=window_seconds,
         hop_seconds=hop_seconds,
         batch_size=batch_size,
         progress=not quiet,
+        fail_fast=fail_fast,
     )
-    text = format_results(
-        results,
-        output_format,
-        window_seconds=window_seconds,
-        hop_seconds=hop_seconds,
-        model=model_path,
-    )
-    if out_file:
-        atomic_write_text(out_file, text)
-        click.echo(f"wrote predictions for {len(results)} files to {out_file}",
-                   err=True)
+    results, failures = batch.results, batch.failures
+    for result in results:
+        for warning in result.warnings():
+            click.echo(f"kser: warning: {warning}", err=True)
+    for failure in failures:
+        click.echo(f"kser: error: {failure.message}", err=True)
+    failed = f"; {len(failures)} failed (errors above)" if failures else ""
+    if results:
+        text = format_results(
+            results,
+            output_format,
+            window_seconds=window_seconds,
+            hop_seconds=hop_seconds,
+            model=model_path,
+            failures=failures,
+        )
+        if out_file:
+            atomic_write_text(out_file, text)
+            click.echo(f"wrote predictions for "
+                       f"{count_noun(len(results), 'file')} to {out_file}"
+                       f"{failed}", err=True)
+        else:
+            click.echo(text, nl=False)
+            if failures:
+                click.echo(f"kser: scored {count_noun(len(results), 'file')}"
+                           f"{failed}", err=True)
     else:
-        click.echo(text, nl=False)
+        click.echo(f"kser: nothing scored{failed}; no output written",
+                   err=True)
+    if failures:
+        click.get_current_context().exit(2)
 
 
 @main.command()

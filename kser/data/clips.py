@@ -60,9 +60,12 @@ class Preprocessing:
             raise DataError(
                 f"sample_rate must be positive, got {self.sample_rate}"
             )
-        if self.max_seconds is not None and not float(self.max_seconds) > 0:
+        if self.max_seconds is not None and not (
+            math.isfinite(float(self.max_seconds)) and float(self.max_seconds) > 0
+        ):
             raise DataError(
-                f"max_seconds must be positive or None, got {self.max_seconds}"
+                "max_seconds (--max-seconds) must be a positive number of "
+                f"seconds, got {self.max_seconds}; leave it unset for no crop"
             )
         if self.crop not in CROP_POLICIES:
             raise DataError(

@@ -86,6 +86,9 @@ def fit_best(model, config, train, val, verbose):
         epochs=config.epochs,
         callbacks=[best],
         verbose=verbose,
+        # The datasets shuffle themselves (seeded); saying so keeps Keras
+        # from warning, once per fit, that it ignores shuffle=True.
+        shuffle=False,
     )
     best.history = {"epoch": list(range(1, config.epochs + 1))}
     for column in HISTORY_COLUMNS[1:]:

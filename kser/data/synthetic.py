@@ -35,7 +35,18 @@ DEFAULT_SAMPLE_RATE = 16000
 # About the length of a RAVDESS speech clip (3 to 5 s, ~1.5 s of speech).
 DEFAULT_CLIP_SECONDS = 3.5
 MANIFEST = "kser-synth.json"
-GENERATOR_VERSION = 1
+# 2: clip lengths follow real RAVDESS (silence added around the speech).
+GENERATOR_VERSION = 2
+# Real RAVDESS speech clips (EmoBox's published metadata, 1440 clips):
+# mean 3.70 s, median 3.67 s, max 5.27 s. The rendered speech and pauses
+# of this generator at DEFAULT_CLIP_SECONDS last 3.39 s on average (median
+# 3.37, max 4.70); each clip gets silence so that its length L becomes
+# REAL_MEAN + LENGTH_SPREAD * (L - RENDERED_MEAN), which matches the real
+# mean, median (3.67) and maximum (5.30) while keeping which clips are
+# long (slow, sad takes) and which short. All scale with clip_seconds.
+REAL_MEAN_SECONDS = 3.70
+RENDERED_MEAN_SECONDS = 3.39
+LENGTH_SPREAD = 1.2
 
 # Male-voice formants (F1, F2, F3) in Hz; female voices scale them up.
 _VOWELS = {
@@ -402,6 +413,14 @@ def synthesize_clip(
         gap = (pause + rng.uniform(5.0, 25.0)) / 1000.0 * stretch
         pieces.append(np.zeros(int(gap * rate)))
     pieces.append(np.zeros(int(rng.uniform(0.6, 1.0) * time_scale * rate)))
+    rendered = sum(len(p) for p in pieces) / rate / time_scale
+    extra = (REAL_MEAN_SECONDS - RENDERED_MEAN_SECONDS
+             + (LENGTH_SPREAD - 1.0) * (rendered - RENDERED_MEAN_SECONDS))
+    # Two fifths before the speech, the rest after (no random draw, so the
+    # speech itself is what it was before lengths were matched).
+    lead = int(max(extra, 0.0) * 0.4 * time_scale * rate)
+    tail = int(max(extra, 0.0) * 0.6 * time_scale * rate)
+    pieces = [np.zeros(lead), *pieces, np.zeros(tail)]
     audio = np.concatenate(pieces)
 
     speech = np.abs(audio) > 0

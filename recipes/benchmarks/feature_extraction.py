@@ -1,8 +1,8 @@
 """Feature extraction end to end: decode, resample, normalise, backbone, cache write.
 
 Extracts the last hidden state of a random-weight HuBERT for every clip of a
-RAVDESS-sized synthetic corpus (24 actors x 60 clips of about 3.5 s, at
-48 kHz like RAVDESS, so resampling to 16 kHz is part of the work) into an
+RAVDESS-sized synthetic corpus (24 actors x 60 clips of 3.70 s on average,
+as real RAVDESS, at 48 kHz like RAVDESS, so resampling to 16 kHz is part of the work) into an
 empty `FeatureCache`, timing each stage, and does the same work with
 transformers (`Wav2Vec2FeatureExtractor` for normalisation and padding,
 `HubertModel` under `torch.inference_mode`, one `.npy` per clip) over the

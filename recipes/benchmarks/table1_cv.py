@@ -2,8 +2,8 @@
 
 Runs the Table I recipe (`recipes/table1`: 12 paper folds x `dense`,
 `dense-aug`, `lstm`, the hyperparameters of its `config.json`) in full mode
-on a RAVDESS-sized synthetic corpus (24 actors x 60 clips of about 3.5 s,
-written by `kser synth`'s generator) with a HuBERT base backbone holding
+on a RAVDESS-sized synthetic corpus (24 actors x 60 clips of 3.70 s on
+average, as real RAVDESS, written by `kser synth`'s generator) with a HuBERT base backbone holding
 **random** weights (no checkpoint can be downloaded here; the compute is
 the same as with real weights, the accuracies are not). Two runs, each a
 fresh process, each timed and its peak resident memory taken from the
@@ -62,14 +62,18 @@ def parse_args(argv=None):
 def ensure_corpus(path, actors, clip_seconds):
     """Write the synthetic corpus unless a complete one is there."""
     from kser.data.ravdess import index_ravdess
+    from kser.data.synthetic import GENERATOR_VERSION
+    from kser.data.synthetic import MANIFEST
     from kser.data.synthetic import write_corpus
     from kser.errors import DataError
 
     try:
         index = index_ravdess(path)
-        if len(index.files) == actors * 60:
+        with open(os.path.join(path, MANIFEST)) as f:
+            version = json.load(f).get("generator_version")
+        if len(index.files) == actors * 60 and version == GENERATOR_VERSION:
             return 0.0
-    except DataError:
+    except (DataError, OSError, ValueError):
         pass
     started = time.perf_counter()
     write_corpus(path, actors=actors, clip_seconds=clip_seconds, seed=0,

@@ -262,7 +262,8 @@ def test_cli_formats(model_path, audio_dir):
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     columns = ["file", "window", "start", "end", "emotion"] + labels
-    assert list(rows[0]) == columns
+    assert list(rows[0]) == columns + ["silent"]
+    assert {row["silent"] for row in rows} == {"false"}
     per_file = {}
     for row in rows:
         per_file.setdefault(row["file"], []).append(row["window"])
@@ -280,6 +281,8 @@ def test_cli_formats(model_path, audio_dir):
     data = json.loads(result.stdout)
     assert data["label_names"] == labels
     assert data["window_seconds"] == 6.0 and data["hop_seconds"] == 3.0
+    assert data["failures"] == []
+    assert {f["silent"] for f in data["files"]} == {False}
     (long_entry,) = [f for f in data["files"] if f["path"] == long_path]
     assert [(w["start"], w["end"]) for w in long_entry["windows"]] == [
         (0.0, 6.0),
@@ -310,6 +313,7 @@ def test_cli_out_file_and_window_options(model_path, audio_dir, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
+    assert result.stderr == f"wrote predictions for 1 file to {out}\n"
     data = json.loads(out.read_text())
     assert len(data["files"][0]["windows"]) == 4
     assert [p.name for p in tmp_path.iterdir()] == ["predictions.json"]
@@ -328,7 +332,11 @@ def test_cli_out_file_and_window_options(model_path, audio_dir, tmp_path):
         ("bad_format", "'xml' is not one of table, csv, json"),
     ],
 )
-def test_cli_errors(case, message, model_path, audio_dir, tmp_path):
+def test_cli_errors_with_fail_fast(case, message, model_path, audio_dir,
+                                   tmp_path):
+    # --fail-fast: the first bad input (or a bad run option) is one line,
+    # exit 2 and no output. Without it, a bad file among good ones fails
+    # alone (tests/test_predict_batch.py); run-level errors are the same.
     model = model_path
     inputs = [str(audio_dir / "short.wav")]
     extra = []
@@ -359,7 +367,7 @@ def test_cli_errors(case, message, model_path, audio_dir, tmp_path):
     result = CliRunner().invoke(
         main,
         ["predict", "--model", model, *inputs, "--format", output_format,
-         "--out", str(out), *extra],
+         "--out", str(out), "--fail-fast", *extra],
     )
     line = _one_line_error(result)
     assert message in line

@@ -24,6 +24,71 @@ AUDIO_EXTENSIONS = (
 )
 
 
+def _folder_audio_files(folder, extensions):
+    found = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if not name.startswith(".") and name.lower().endswith(
+                tuple(extensions)
+            ):
+                found.append(os.path.join(root, name))
+    return found
+
+
+def _looked_for(extensions):
+    return ", ".join(e[1:] for e in extensions)
+
+
+def expand_inputs(paths, extensions=AUDIO_EXTENSIONS, fail_fast=False):
+    """Expand files and folders into audio files, one failure per bad input.
+
+    As `find_audio_files`, but a missing path or a folder without audio is
+    a failure of that input only: the other inputs are still expanded.
+
+    Args:
+        paths: list of str or path-like. Files and folders.
+        extensions: tuple of str. Lower-case extensions with the dot.
+        fail_fast: bool. Raise at the first bad input instead.
+
+    Returns:
+        `(files, failures)`: list of str, and list of `(path, DataError)`
+        pairs in input order.
+
+    Raises:
+        DataError: no paths at all; with `fail_fast`, the first bad input.
+    """
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        paths = [paths]
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        raise DataError("no audio files given (no paths)")
+    files = []
+    failures = []
+    seen = set()
+    for path in paths:
+        if os.path.isdir(path):
+            found = _folder_audio_files(path, extensions)
+            error = None if found else DataError(
+                f"{path}: no audio files found in this folder (looked for "
+                f"{_looked_for(extensions)})"
+            )
+        elif os.path.exists(path):
+            found, error = [path], None
+        else:
+            found, error = [], DataError(f"{path}: no such file or folder")
+        if error is not None:
+            if fail_fast:
+                raise error
+            failures.append((path, error))
+        for file in found:
+            key = os.path.realpath(file)
+            if key not in seen:
+                seen.add(key)
+                files.append(file)
+    return files, failures
+
+
 def find_audio_files(paths, extensions=AUDIO_EXTENSIONS):
     """Expand files and folders into a list of audio files.
 
@@ -44,36 +109,57 @@ def find_audio_files(paths, extensions=AUDIO_EXTENSIONS):
     """
     if isinstance(paths, (str, bytes, os.PathLike)):
         paths = [paths]
-    files = []
-    seen = set()
-
-    def add(path):
-        key = os.path.realpath(path)
-        if key not in seen:
-            seen.add(key)
-            files.append(path)
-
+    paths = [os.fspath(p) for p in paths]
     for path in paths:
-        path = os.fspath(path)
-        if os.path.isdir(path):
-            for root, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(names):
-                    if not name.startswith(".") and name.lower().endswith(
-                        tuple(extensions)
-                    ):
-                        add(os.path.join(root, name))
-        elif os.path.exists(path):
-            add(path)
-        else:
+        if not os.path.exists(path):
             raise DataError(f"{path}: no such file or folder")
+    files = expand_inputs(paths, extensions)[0] if paths else []
     if not files:
-        shown = ", ".join(os.fspath(p) for p in paths) or "(no paths given)"
+        shown = ", ".join(paths) or "(no paths given)"
         raise DataError(
             f"no audio files found in {shown} (looked for "
-            f"{', '.join(e[1:] for e in extensions)})"
+            f"{_looked_for(extensions)})"
         )
     return files
+
+
+def check_audio_file(path):
+    """Read a file's header, so a bad file is caught before any scoring.
+
+    Catches missing, unreadable, empty and non-audio files quickly;
+    truncated data and non-finite samples are caught when the audio is
+    loaded.
+
+    Args:
+        path: str.
+
+    Raises:
+        AudioError: naming the file.
+    """
+    import soundfile
+
+    try:
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        raise AudioError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise AudioError(f"{path}: is a folder, not an audio file") from None
+    except OSError as e:
+        raise AudioError(
+            f"{path}: cannot read ({e.strerror or type(e).__name__})"
+        ) from None
+    try:
+        info = soundfile.info(path)
+    except (RuntimeError, soundfile.SoundFileError, ValueError, OSError) as e:
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
+            raise AudioError(f"{path}: empty file (0 bytes)") from None
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise AudioError(
+            f"{path}: cannot decode audio ({reason}); is it an audio file?"
+        ) from None
+    if info.frames == 0:
+        raise AudioError(f"{path}: contains no audio samples")
 
 
 def check_audio_files(files):
@@ -88,21 +174,5 @@ def check_audio_files(files):
     Raises:
         AudioError: naming the first bad file.
     """
-    import soundfile
-
     for path in files:
-        try:
-            info = soundfile.info(path)
-        except FileNotFoundError:
-            raise AudioError(f"{path}: no such file") from None
-        except (
-            RuntimeError, soundfile.SoundFileError, ValueError, OSError
-        ) as e:
-            if os.path.isfile(path) and os.path.getsize(path) == 0:
-                raise AudioError(f"{path}: empty file (0 bytes)") from None
-            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise AudioError(
-                f"{path}: cannot decode audio ({reason}); is it an audio file?"
-            ) from None
-        if info.frames == 0:
-            raise AudioError(f"{path}: contains no audio samples")
+        check_audio_file(path)

@@ -10,7 +10,6 @@ from kser.predict.scoring import DEFAULT_HOP_SECONDS
 from kser.predict.scoring import DEFAULT_WINDOW_SECONDS
 
 
-
 def _window_label(window):
     return f"{window.start:.2f}-{window.end:.2f}s"
 
@@ -63,8 +62,10 @@ def format_csv(results):
     """CSV: a header, then per file one `all` row and one row per window.
 
     Columns: `file`, `window` (`all` for the whole file, else the window's
-    1-based index), `start`, `end` (seconds), `emotion`, then one
-    probability column per label name.
+    1-based index), `start`, `end` (seconds), `emotion`, one probability
+    column per label name, then `silent` (`true` on every row of a file
+    whose peak is below `SILENT_PEAK`, else `false`). Files that failed
+    are not listed (`kser predict` names them on stderr).
 
     Args:
         results: list of `FilePrediction`.
@@ -76,12 +77,14 @@ def format_csv(results):
     writer = csv.writer(out, lineterminator="\n")
     labels = results[0].label_names if results else []
     header = ["file", "window", "start", "end", "emotion"] + list(labels)
-    writer.writerow(header)
+    writer.writerow(header + ["silent"])
     for result in results:
+        silent = "true" if result.silent else "false"
         writer.writerow(
             [result.path, "all", "0.000", f"{result.duration:.3f}"]
             + [result.emotion]
             + [f"{p:.6f}" for p in result.probabilities]
+            + [silent]
         )
         for j, (window, emotion) in enumerate(
             zip(result.windows, result.window_emotions())
@@ -95,6 +98,7 @@ def format_csv(results):
                     emotion,
                 ]
                 + [f"{p:.6f}" for p in window.probabilities]
+                + [silent]
             )
     return out.getvalue()
 
@@ -104,6 +108,7 @@ def results_to_dict(
     window_seconds=DEFAULT_WINDOW_SECONDS,
     hop_seconds=DEFAULT_HOP_SECONDS,
     model=None,
+    failures=(),
 ):
     """A JSON-ready dict of results (the `--format json` output).
 
@@ -112,12 +117,16 @@ def results_to_dict(
         window_seconds: float. Recorded in the output.
         hop_seconds: float. Recorded in the output.
         model: str or None. The model path, recorded in the output.
+        failures: list of `FileFailure`. The inputs that could not be
+            scored.
 
     Returns:
         dict with `label_names`, `sample_rate`, `window_seconds`,
-        `hop_seconds`, `model` and `files`: per file `path`, `duration`,
-        `emotion`, `probabilities` (label -> float) and `windows` (each
-        `start`, `end`, `emotion`, `probabilities`).
+        `hop_seconds`, `model`, `files` (per file `path`, `duration`,
+        `emotion`, `probabilities` (label -> float), `silent` (bool, peak
+        below `SILENT_PEAK`) and `windows` (each `start`, `end`, `emotion`,
+        `probabilities`)) and `failures` (per failed input `path` and
+        `error`; empty when all were scored).
     """
 
     def probs(p):
@@ -132,6 +141,7 @@ def results_to_dict(
                 "duration": round(result.duration, 4),
                 "emotion": result.emotion,
                 "probabilities": probs(result.probabilities),
+                "silent": bool(result.silent),
                 "windows": [
                     {
                         "start": round(w.start, 4),
@@ -152,6 +162,10 @@ def results_to_dict(
         "window_seconds": window_seconds,
         "hop_seconds": hop_seconds,
         "files": files,
+        "failures": [
+            {"path": failure.path, "error": failure.reason}
+            for failure in failures
+        ],
     }
 
 
@@ -161,7 +175,8 @@ def format_json(results, **json_kwargs):
 
 
 # Output format name -> formatter `fn(results, **kwargs) -> str`; one line
-# per format. Only "json" uses the run details (window, hop, model).
+# per format. Only "json" uses the run details (window, hop, model,
+# failures).
 FORMATS = {
     "table": format_table,
     "csv": format_csv,
@@ -177,7 +192,8 @@ def format_results(results, format="table", **json_kwargs):
         results: list of `FilePrediction`.
         format: str. A name in `FORMATS` (`"table"`, `"csv"`, `"json"`).
         **json_kwargs: run details passed to `results_to_dict` for
-            `"json"`.
+            `"json"` (`window_seconds`, `hop_seconds`, `model`,
+            `failures`); the other formats ignore them.
 
     Returns:
         str, ending with a newline.

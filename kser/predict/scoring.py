@@ -17,12 +17,15 @@ from kser.data.audio import SAMPLE_RATE
 from kser.data.audio import load_audio
 from kser.errors import AudioError
 from kser.errors import KserError
-from kser.predict.files import check_audio_files
-from kser.predict.files import find_audio_files
+from kser.predict.files import check_audio_file
+from kser.predict.files import expand_inputs
 from kser.predict.loader import load_classifier
 from kser.predict.loader import resolve_model_path
+from kser.predict.results import FileFailure
 from kser.predict.results import FilePrediction
+from kser.predict.results import PredictionBatch
 from kser.predict.results import WindowPrediction
+from kser.predict.results import peak_level
 from kser.report.metrics import softmax
 
 # The training pipeline crops clips to 6 s (`Preprocessing.max_seconds`), so
@@ -66,6 +69,19 @@ def min_samples(model):
     """int. The shortest clip (in samples) that gives the model's backbone
     a frame (`model.backbone.min_samples`: 400 samples, 25 ms, for HuBERT)."""
     return model.backbone.min_samples
+
+
+def _check_waveform(name, waveform, shortest):
+    if waveform.ndim != 1:
+        raise AudioError(
+            f"{name}: expected a mono waveform, got shape {waveform.shape}"
+        )
+    if len(waveform) < shortest:
+        raise AudioError(
+            f"{name}: too short to score ({len(waveform)} samples at "
+            f"16 kHz; at least {shortest} needed, "
+            f"{shortest / SAMPLE_RATE * 1000:.0f} ms)"
+        )
 
 
 def _check_windowing(window_seconds, hop_seconds, batch_size):
@@ -143,7 +159,8 @@ def predict_waveforms(
         batch_size: int. Windows per model call.
 
     Returns:
-        list of `FilePrediction`, one per waveform.
+        list of `FilePrediction`, one per waveform; `silent` marks a
+        waveform whose peak is below `SILENT_PEAK` (scored all the same).
 
     Raises:
         AudioError: a waveform shorter than the backbone's receptive field.
@@ -162,18 +179,11 @@ def predict_waveforms(
         )
     segments = []
     bounds_per_clip = []
+    peaks = []
     for name, waveform in zip(names, waveforms):
         waveform = np.asarray(waveform, np.float32)
-        if waveform.ndim != 1:
-            raise AudioError(
-                f"{name}: expected a mono waveform, got shape {waveform.shape}"
-            )
-        if len(waveform) < shortest:
-            raise AudioError(
-                f"{name}: too short to score ({len(waveform)} samples at "
-                f"16 kHz; at least {shortest} needed, "
-                f"{shortest / SAMPLE_RATE * 1000:.0f} ms)"
-            )
+        _check_waveform(name, waveform, shortest)
+        peaks.append(peak_level(waveform))
         bounds = window_bounds(len(waveform), window, hop)
         bounds_per_clip.append((len(waveform), bounds))
         for start, end in bounds:
@@ -181,7 +191,7 @@ def predict_waveforms(
     scores = _score(model, segments, window, int(batch_size))
     results = []
     cursor = 0
-    for name, (length, bounds) in zip(names, bounds_per_clip):
+    for name, (length, bounds), peak in zip(names, bounds_per_clip, peaks):
         windows = [
             WindowPrediction(
                 start=start / SAMPLE_RATE,
@@ -199,9 +209,139 @@ def predict_waveforms(
                 probabilities=mean.astype(np.float32),
                 windows=windows,
                 label_names=list(model.label_names),
+                peak=peak,
             )
         )
     return results
+
+
+def predict_batch(
+    model,
+    paths,
+    window_seconds=DEFAULT_WINDOW_SECONDS,
+    hop_seconds=DEFAULT_HOP_SECONDS,
+    batch_size=DEFAULT_BATCH_SIZE,
+    progress=False,
+    fail_fast=False,
+):
+    """Score audio files and folders, keeping going past bad files.
+
+    Each input that cannot be scored (a missing path, a folder without
+    audio, an empty, truncated, corrupt, unreadable or too short file)
+    becomes a `FileFailure` and the other files are still scored. Problems
+    with the run itself (bad window options, a bad model) raise.
+
+    Args:
+        model: `EmotionClassifier`, or a path for `load_classifier`.
+        paths: list of str or path-like. Audio files and folders (searched
+            recursively, see `find_audio_files`).
+        window_seconds: float. Window length.
+        hop_seconds: float. Hop between window starts (at most the window).
+        batch_size: int. Windows per model call.
+        progress: bool. A progress bar on stderr (shown on a terminal).
+        fail_fast: bool. Raise at the first bad input instead, before
+            anything is returned (`predict_files`).
+
+    Returns:
+        `PredictionBatch`: `results` (list of `FilePrediction`, in file
+        order) and `failures` (list of `FileFailure`, in input order).
+
+    Raises:
+        KserError: bad window options, or no paths at all.
+        ModelError: a model path that is not a kser classifier (checked
+            before any audio is read; loaded only if a file is left to
+            score).
+        DataError, AudioError: with `fail_fast`, the first bad input.
+
+    Examples:
+    ```python
+    from kser.predict import predict_batch
+
+    batch = predict_batch("runs/lstm/fold_06", ["recordings/"])
+    for result in batch.results:
+        print(result.path, result.emotion, "(silent)" * result.silent)
+    for failure in batch.failures:
+        print("failed:", failure.path, failure.reason)
+    ```
+    """
+    _check_windowing(window_seconds, hop_seconds, batch_size)
+    if not hasattr(model, "predict_on_batch"):
+        resolve_model_path(model)  # Fail fast, before any audio is read.
+    files, bad_inputs = expand_inputs(paths, fail_fast=fail_fast)
+    failures = {
+        path: FileFailure.from_error(path, error) for path, error in bad_inputs
+    }
+    order = [path for path, _ in bad_inputs]
+
+    def fail(path, error):
+        if fail_fast:
+            raise error
+        failures[path] = FileFailure.from_error(path, error)
+
+    readable = []
+    for path in files:
+        try:
+            check_audio_file(path)
+        except AudioError as error:
+            fail(path, error)
+        else:
+            readable.append(path)
+    if readable and not hasattr(model, "predict_on_batch"):
+        model = load_classifier(model)
+    window = int(round(window_seconds * SAMPLE_RATE))
+    hop = max(1, int(round(hop_seconds * SAMPLE_RATE)))
+    shortest = min_samples(model) if readable else 0
+
+    bar = None
+    if progress and len(readable) > 1:
+        from tqdm.auto import tqdm
+
+        # disable=None: no bar when stderr is not a terminal (logs, pipes).
+        bar = tqdm(
+            total=len(readable), desc="predicting", unit="file", disable=None
+        )
+    results = {}
+
+    def score(names, waveforms):
+        scored = predict_waveforms(
+            model,
+            waveforms,
+            names=names,
+            window_seconds=window_seconds,
+            hop_seconds=hop_seconds,
+            batch_size=batch_size,
+        )
+        results.update((r.path, r) for r in scored)
+
+    try:
+        chunk_names, chunk_waves, chunk_windows = [], [], 0
+        for i, path in enumerate(readable):
+            try:
+                waveform = load_audio(path)
+                _check_waveform(path, waveform, shortest)
+            except AudioError as error:
+                fail(path, error)
+                if bar is not None:
+                    bar.update(1)
+            else:
+                chunk_names.append(path)
+                chunk_waves.append(waveform)
+                chunk_windows += len(window_bounds(len(waveform), window, hop))
+            if chunk_names and (
+                chunk_windows >= _CHUNK_WINDOWS or i == len(readable) - 1
+            ):
+                score(chunk_names, chunk_waves)
+                if bar is not None:
+                    bar.update(len(chunk_names))
+                chunk_names, chunk_waves, chunk_windows = [], [], 0
+    finally:
+        if bar is not None:
+            bar.close()
+    order += files
+    return PredictionBatch(
+        results=[results[p] for p in files if p in results],
+        failures=[failures[p] for p in order if p in failures],
+    )
 
 
 def predict_files(
@@ -212,10 +352,12 @@ def predict_files(
     batch_size=DEFAULT_BATCH_SIZE,
     progress=False,
 ):
-    """Score audio files and folders in windows.
+    """Score audio files and folders in windows; stop at the first bad one.
 
-    Every file is checked before scoring starts, and any bad file raises
-    before anything is returned.
+    Every file is checked before scoring starts, and any bad input (a
+    missing path, a folder without audio, a file that cannot be decoded or
+    is too short) raises before anything is returned. `predict_batch`
+    scores the good files of a batch and lists the bad ones instead.
 
     Args:
         model: `EmotionClassifier`, or a path for `load_classifier`.
@@ -227,10 +369,11 @@ def predict_files(
         progress: bool. A progress bar on stderr (shown on a terminal).
 
     Returns:
-        list of `FilePrediction`, in file order.
+        list of `FilePrediction`, in file order (`silent` marks clips whose
+        peak is below `SILENT_PEAK`; they are scored all the same).
 
     Raises:
-        DataError: missing paths, or no audio found.
+        DataError: missing paths, or a folder without audio.
         AudioError: a file that cannot be decoded or is too short.
         ModelError: a model path that is not a kser classifier.
 
@@ -243,45 +386,12 @@ def predict_files(
         print(result.path, result.emotion, result.probabilities.max())
     ```
     """
-    _check_windowing(window_seconds, hop_seconds, batch_size)
-    files = find_audio_files(paths)
-    if not hasattr(model, "predict_on_batch"):
-        resolve_model_path(model)  # Fail fast, before any audio is read.
-    check_audio_files(files)
-    if not hasattr(model, "predict_on_batch"):
-        model = load_classifier(model)
-    window = int(round(window_seconds * SAMPLE_RATE))
-    hop = max(1, int(round(hop_seconds * SAMPLE_RATE)))
-
-    bar = None
-    if progress and len(files) > 1:
-        from tqdm.auto import tqdm
-
-        # disable=None: no bar when stderr is not a terminal (logs, pipes).
-        bar = tqdm(
-            total=len(files), desc="predicting", unit="file", disable=None
-        )
-    results = []
-    try:
-        chunk_names, chunk_waves, chunk_windows = [], [], 0
-        for i, path in enumerate(files):
-            waveform = load_audio(path)
-            chunk_names.append(path)
-            chunk_waves.append(waveform)
-            chunk_windows += len(window_bounds(len(waveform), window, hop))
-            if chunk_windows >= _CHUNK_WINDOWS or i == len(files) - 1:
-                results += predict_waveforms(
-                    model,
-                    chunk_waves,
-                    names=chunk_names,
-                    window_seconds=window_seconds,
-                    hop_seconds=hop_seconds,
-                    batch_size=batch_size,
-                )
-                if bar is not None:
-                    bar.update(len(chunk_names))
-                chunk_names, chunk_waves, chunk_windows = [], [], 0
-    finally:
-        if bar is not None:
-            bar.close()
-    return results
+    return predict_batch(
+        model,
+        paths,
+        window_seconds=window_seconds,
+        hop_seconds=hop_seconds,
+        batch_size=batch_size,
+        progress=progress,
+        fail_fast=True,
+    ).results

@@ -1,17 +1,50 @@
 """Batch order and padding shared by the waveform and feature datasets:
 length-grouped epochs, and padding a batch's time axis to a multiple.
 
+The datasets pad every batch to a multiple of `PAD_SECONDS` by default
+(`pad_multiple="auto"`), so an epoch has few distinct batch shapes: with
+the 6 s crop at most 12 lengths, where padding each batch to its own
+longest clip gave XLA (jax, tensorflow with jit) one new program to compile
+per batch, and enough compiled programs exhaust the process's memory
+mappings. Padding is masked (`padding_mask`, `frame_padding_mask`).
+
 TensorFlow is passed in by the dataset builders (`tf` arguments), never
 imported here.
 """
 
 import numpy as np
 
+from kser.errors import DataError
+
 # Length-grouped batching sorts pools of this many batches by length (as
 # transformers' `group_by_length` "megabatches"): large enough that a batch
 # holds clips of nearly one length, small enough that the pools of an epoch
 # still mix.
 GROUP_POOL_BATCHES = 50
+
+# Default padding grid of batches, in seconds: waveform batches are padded
+# to a multiple of this many samples, feature batches to a multiple of
+# `PAD_FRAMES` (the same 0.5 s at HuBERT's 50 frames per second; `kser
+# train` pads cached features to 25 frames too).
+PAD_SECONDS = 0.5
+PAD_FRAMES = 25
+
+
+def resolve_pad_multiple(pad_multiple, default):
+    """int or None. A dataset's `pad_multiple` option: `"auto"` is `default`,
+    None or 0 no padding beyond a batch's longest element."""
+    if isinstance(pad_multiple, str):
+        if pad_multiple != "auto":
+            raise DataError(
+                f"pad_multiple must be 'auto', None or a positive int, got "
+                f"{pad_multiple!r}"
+            )
+        return int(default)
+    if pad_multiple is None or int(pad_multiple) == 0:
+        return None
+    if int(pad_multiple) < 0:
+        raise DataError(f"pad_multiple must not be negative, got {pad_multiple}")
+    return int(pad_multiple)
 
 
 def length_grouped_order(lengths, batch_size, seed=0, epoch=0,
@@ -74,13 +107,20 @@ def grouped_positions(tf, lengths, batch_size, seed):
     return draws.map(epoch_order).unbatch()
 
 
-def pad_time_to_multiple(tf, x, key, mask_key, multiple):
-    """Pad a batch's time axis (axis 1) with zeros up to a multiple."""
+def pad_time_to_multiple(tf, x, key, mask_key, multiple, maximum=None):
+    """Pad a batch's time axis (axis 1) with zeros up to a multiple.
+
+    With `maximum` (e.g. the crop length), a batch is padded no further
+    than `maximum` (nor cut if already longer): the longest batches of a
+    cropped corpus all get that one length.
+    """
     if not multiple:
         return x
     x = dict(x)
     frames = tf.shape(x[mask_key])[1]
     pad = (multiple - frames % multiple) % multiple
+    if maximum:
+        pad = tf.minimum(pad, tf.maximum(int(maximum) - frames, 0))
     x[mask_key] = tf.pad(x[mask_key], [[0, 0], [0, pad]])
     rank = len(x[key].shape)
     x[key] = tf.pad(x[key], [[0, 0], [0, pad]] + [[0, 0]] * (rank - 2))

@@ -4,6 +4,9 @@ Every fold is a `Fold` of speaker ids (ints, such as RAVDESS actors, or
 strings); building one checks that no speaker is in two of its splits.
 `Fold.split` turns an index of clips into the three lists by
 `clip.speaker`. `speaker_kfold` cuts any speakers into k folds.
+`check_fold_speakers` checks that a corpus holds every validation and test
+speaker of its folds; `fold_speaker_report` counts each fold's clips per
+speaker.
 
 Named protocols belong to their corpus (`kser.data.corpora`):
 `get_folds("paper", corpus="ravdess")`. RAVDESS's `paper_folds`,
@@ -168,6 +171,133 @@ class Fold:
             "validation": list(self.validation),
             "test": list(self.test),
         }
+
+
+def _as_folds(folds):
+    # One fold (a `Fold` or a `ClipFold`: anything with `split`) or many.
+    return [folds] if hasattr(folds, "split") else list(folds)
+
+
+def _present_counts(files):
+    counts = {}
+    for clip in files:
+        speaker = _speaker_of(clip)
+        counts[speaker] = counts.get(speaker, 0) + 1
+    return counts
+
+
+def fold_missing_speakers(fold, files):
+    """The validation and test speakers of a fold that have no clip in `files`.
+
+    Training speakers may be absent (a smaller training set is a common
+    choice, e.g. a few actors for a quick run); a missing validation or
+    test speaker changes what the fold measures.
+
+    Args:
+        fold: `Fold` (a clip-level `ClipFold` has no speakers to miss).
+        files: a corpus index or iterable of clips with a `speaker` (or
+            `actor`).
+
+    Returns:
+        dict. `{"validation": (...), "test": (...)}` with only the splits
+        that miss speakers; empty when none is missing.
+    """
+    if not getattr(fold, "speaker_independent", True):
+        return {}
+    present = _present_counts(files)
+    missing = {}
+    for split in ("validation", "test"):
+        absent = tuple(s for s in getattr(fold, split) if s not in present)
+        if absent:
+            missing[split] = absent
+    return missing
+
+
+def check_fold_speakers(folds, index, allow_missing=False):
+    """Check that every validation and test speaker of the folds has clips.
+
+    A corpus missing a speaker (e.g. a deleted `Actor_07/`) would otherwise
+    train and test silently on fewer speakers than the protocol names.
+
+    Args:
+        folds: a `Fold` or a list of them.
+        index: the corpus index (or a list of its clips).
+        allow_missing: bool. Return the missing speakers instead of
+            raising (an incomplete corpus, knowingly).
+
+    Returns:
+        tuple. The missing speakers over all folds, sorted (empty if none).
+
+    Raises:
+        DataError: a validation or test speaker has no clip and
+            `allow_missing` is False; the one-line message names the fold,
+            split and speakers.
+    """
+    folds = _as_folds(folds)
+    files = list(index)
+    parts, missing = [], set()
+    for fold in folds:
+        for split, absent in fold_missing_speakers(fold, files).items():
+            missing.update(absent)
+            names = ", ".join(_speaker_label(s) for s in absent)
+            parts.append(f"{fold.name}: no {split} clips of {names}")
+    missing = tuple(sorted(missing, key=speaker_key))
+    if missing and not allow_missing:
+        root = getattr(index, "root", None)
+        where = f" in {root}" if root else ""
+        shown = parts[:4] + ([f"{len(parts) - 4} more"] if len(parts) > 4 else [])
+        raise DataError(
+            "; ".join(shown) + f"{where} (the corpus is incomplete: restore "
+            "those speakers, or allow it with --allow-missing-speakers / "
+            "allow_missing_speakers=True)"
+        )
+    return missing
+
+
+def fold_speaker_report(folds, index, max_listed=12):
+    """str. Clips per speaker of each fold's splits, one line per fold.
+
+    Validation and test speakers are listed with their clip counts (absent
+    ones as "absent"); training speakers as a total. A split of more than
+    `max_listed` speakers is summarised (speakers, clips each).
+
+    Args:
+        folds: a `Fold` or a list of them.
+        index: the corpus index (or a list of its clips).
+        max_listed: int. Most speakers listed one by one per split.
+    """
+    folds = _as_folds(folds)
+    counts = _present_counts(index)
+    lines = []
+    for fold in folds:
+        if not getattr(fold, "speaker_independent", True):
+            continue
+        parts = []
+        for split in ("train", "validation", "test"):
+            speakers = getattr(fold, split)
+            if not speakers:
+                continue
+            found = [counts.get(s, 0) for s in speakers]
+            absent = [s for s, n in zip(speakers, found) if n == 0]
+            text = f"{split} {sum(found)} clips"
+            if split != "train" and len(speakers) <= max_listed:
+                listed = ", ".join(
+                    f"{_speaker_label(s)}: {n}" if n else f"{_speaker_label(s)}: absent"
+                    for s, n in zip(speakers, found)
+                )
+                text += f" ({listed})"
+            else:
+                present = [n for n in found if n]
+                text += f" from {len(present)} of {len(speakers)} speakers"
+                if present:
+                    text += f" ({min(present)} to {max(present)} each)"
+                if absent:
+                    shown = ", ".join(_speaker_label(s) for s in absent[:max_listed])
+                    more = len(absent) - max_listed
+                    text += f"; absent: {shown}" + (f" and {more} more" if more > 0 else "")
+            parts.append(text)
+        lines.append(f"{fold.name}: " + "; ".join(parts))
+    return "\n".join(lines)
 
 
 def speaker_kfold(

@@ -22,9 +22,12 @@ from kser.data.audio import decode_audio  # noqa: F401
 from kser.data.audio import read_bytes  # noqa: F401
 from kser.data.audio import rms  # noqa: F401
 from kser.data.batching import GROUP_POOL_BATCHES  # noqa: F401
+from kser.data.batching import PAD_FRAMES
+from kser.data.batching import PAD_SECONDS
 from kser.data.batching import grouped_positions
 from kser.data.batching import length_grouped_order  # noqa: F401
 from kser.data.batching import pad_time_to_multiple
+from kser.data.batching import resolve_pad_multiple
 from kser.data.clips import CROP_POLICIES  # noqa: F401
 from kser.data.clips import DEFAULT_MAX_SECONDS  # noqa: F401
 from kser.data.clips import DEFAULT_SNR_DB  # noqa: F401
@@ -64,13 +67,16 @@ def make_dataset(
     drop_remainder=False,
     group_by_length=False,
     length_fn=None,
-    pad_multiple=None,
+    pad_multiple="auto",
 ):
     """A batched `tf.data.Dataset` of waveforms and labels.
 
     Each element is `({"waveform": float32 [batch, samples],
     "padding_mask": int32 [batch, samples]}, label int32 [batch])`, padded
-    with zeros at the end.
+    with zeros at the end. By default each batch is padded to its longest
+    clip rounded up to a multiple of 0.5 s (no further than
+    `preprocessing.max_seconds`), so an epoch has few distinct shapes (at
+    most 12 lengths with the 6 s crop) and XLA compiles few programs.
 
     Args:
         clips: sequence of `Clip` (see `load_clips`).
@@ -101,8 +107,12 @@ def make_dataset(
         length_fn: callable or None. Maps an int64 array of clip lengths in
             samples (after cropping) to the lengths to group by, e.g.
             `backbone.num_frames`. None groups by samples.
-        pad_multiple: int or None. Pad each batch further, up to a multiple
-            of this many samples: fewer distinct shapes to compile.
+        pad_multiple: `"auto"`, int or None. Pad each batch further, up to
+            a multiple of this many samples: fewer distinct shapes to
+            compile. `"auto"` (default): `PAD_SECONDS` (0.5 s) of samples,
+            capped at `preprocessing.max_samples`. None pads each batch to
+            its longest clip only (one shape per distinct batch length).
+            Ignored with `pad_to_max` or `bucket_boundaries`.
 
     Returns:
         A `tf.data.Dataset`, prefetched.
@@ -128,6 +138,10 @@ def make_dataset(
         training, noise, preprocessing, pad_to_max, group_by_length,
         bucket_boundaries,
     )
+    maximum = preprocessing.max_samples if pad_multiple == "auto" else None
+    pad_multiple = resolve_pad_multiple(
+        pad_multiple, round(PAD_SECONDS * preprocessing.sample_rate)
+    )
     cropped, lengths = _crop_clips(clips, preprocessing)
     copies = noise.copy_indices if noise is not None else (0,)
     ds = _element_order(
@@ -139,7 +153,7 @@ def make_dataset(
     )
     return _batch_waveforms(
         tf, ds, lengths, batch_size, preprocessing, bucket_boundaries,
-        pad_to_max, drop_remainder, pad_multiple,
+        pad_to_max, drop_remainder, pad_multiple, maximum,
     ).prefetch(tf.data.AUTOTUNE)
 
 
@@ -261,10 +275,11 @@ def _load_elements(tf, ds, clips, cropped, lengths, noise, normalize, seed):
 
 def _batch_waveforms(
     tf, ds, lengths, batch_size, preprocessing, bucket_boundaries, pad_to_max,
-    drop_remainder, pad_multiple,
+    drop_remainder, pad_multiple, maximum=None,
 ):
     """Pad elements into batches: by length bucket, to the longest clip of
-    each batch (then up to `pad_multiple`), or to `max_seconds`."""
+    each batch (then up to `pad_multiple`, at most `maximum` samples), or
+    to `max_seconds`."""
     padding_values = ({"waveform": 0.0, "padding_mask": 0}, 0)
     if bucket_boundaries:
         rate = preprocessing.sample_rate
@@ -294,7 +309,9 @@ def _batch_waveforms(
         multiple = int(pad_multiple)
         ds = ds.map(
             lambda x, y: (
-                pad_time_to_multiple(tf, x, "waveform", "padding_mask", multiple),
+                pad_time_to_multiple(
+                    tf, x, "waveform", "padding_mask", multiple, maximum
+                ),
                 y,
             )
         )
@@ -312,12 +329,18 @@ def fold_datasets(
     pad_to_max=False,
     progress=False,
     label_names=None,
+    pad_multiple="auto",
+    allow_missing_speakers=False,
 ):
     """Train, validation and test datasets of one fold.
 
     Noise (if any) goes on the training split only; validation and test
     are never shuffled nor augmented. Pass clips loaded once with
     `load_clips` to build many folds without decoding the audio again.
+    Batches are padded to multiples of 0.5 s up to the crop by default (few
+    distinct shapes, so jax and tensorflow compile few programs; padding
+    is masked). A validation or test speaker of the fold with no clip is an
+    error unless `allow_missing_speakers=True`.
 
     Args:
         files: a corpus index (`load_corpus`, `index_ravdess`), a list of
@@ -334,12 +357,23 @@ def fold_datasets(
         label_names: list of str or None. Class names in label order; by
             default the index's `label_names` (clips of a list need either
             this or integer labels).
+        pad_multiple: `"auto"`, int or None. See `make_dataset`.
+        allow_missing_speakers: bool. Build the datasets even if some
+            validation or test speakers of the fold have no clips (see
+            `kser.data.folds.check_fold_speakers`).
 
     Returns:
         A tuple `(train, validation, test)` of `tf.data.Dataset`;
         `validation` is None when the fold has no validation actors.
+
+    Raises:
+        DataError: a validation or test speaker has no clips (without
+            `allow_missing_speakers`), or the train or test split is empty.
     """
+    from kser.data.folds import check_fold_speakers
+
     preprocessing = preprocessing or Preprocessing()
+    check_fold_speakers(fold, files, allow_missing=allow_missing_speakers)
     train_files, val_files, test_files = fold.split(files)
     for split, members in (("train", train_files), ("test", test_files)):
         if not members:
@@ -349,6 +383,7 @@ def fold_datasets(
         preprocessing=preprocessing,
         bucket_boundaries=bucket_boundaries,
         pad_to_max=pad_to_max,
+        pad_multiple=pad_multiple,
     )
 
     if label_names is None:
@@ -387,9 +422,12 @@ def feature_dataset(
     seed=0,
     drop_remainder=False,
     group_by_length=False,
-    pad_multiple=None,
+    pad_multiple="auto",
 ):
     """Batches of cached backbone features for training a head.
+
+    By default each batch's frames are padded to a multiple of 25 (0.5 s
+    of HuBERT frames), so an epoch has few distinct shapes to compile.
 
     Args:
         features: sequence of float arrays, one per clip: `[frames, hidden]`
@@ -404,8 +442,10 @@ def feature_dataset(
             frame counts together (see `length_grouped_order`; the same
             batches as `make_dataset(..., group_by_length=True,
             length_fn=backbone.num_frames)` with the same seed).
-        pad_multiple: int or None. Pad each batch's frames further, up to a
-            multiple of this: fewer distinct shapes to compile.
+        pad_multiple: `"auto"`, int or None. Pad each batch's frames
+            further, up to a multiple of this: fewer distinct shapes to
+            compile. `"auto"` (default): `PAD_FRAMES` (25). None pads each
+            batch to its longest clip only.
 
     Returns:
         A `tf.data.Dataset` of `({"sequence_output": [batch, frames, hidden]
@@ -415,6 +455,7 @@ def feature_dataset(
     """
     import tensorflow as tf
 
+    pad_multiple = resolve_pad_multiple(pad_multiple, PAD_FRAMES)
     features = [np.asarray(f) for f in features]
     if not features:
         raise DataError("no features to make a dataset from")

@@ -56,7 +56,12 @@ def test_batch_structure_and_padding(clips):
         np.testing.assert_array_equal(wave[row, :n], clip.waveform)
         assert not np.any(wave[row, n:]) and not np.any(mask[row, n:])
         assert label[row] == clip.label
-    assert wave.shape[1] == max(len(c.waveform) for c in subset[:4])
+    # Padded to the longest clip, rounded up to 0.5 s (8000 samples) by
+    # default; to the longest clip itself with pad_multiple=None.
+    longest = max(len(c.waveform) for c in subset[:4])
+    assert wave.shape[1] == -(-longest // 8000) * 8000
+    exact = batches(make_dataset(subset, batch_size=4, pad_multiple=None))
+    assert exact[0][0].shape[1] == longest
 
 
 def test_labels_follow_clips(clips):
@@ -194,14 +199,15 @@ def test_grouped_waveform_and_feature_batches_match():
         assert [len(b) for b in epoch] == [16] * 9 + [6]
     for x, _ in waves:
         assert x["waveform"].shape[1] % 8000 == 0
-    # Less padding than freely shuffled batches.
-    plain = make_dataset(clips, batch_size=16, training=True, preprocessing=pre, seed=5)
+    # Less padding than freely shuffled batches (each padded to its longest).
+    plain = make_dataset(clips, batch_size=16, training=True, preprocessing=pre,
+                         seed=5, pad_multiple=None)
 
     def padding(ds):
         return sum(int((1 - x["padding_mask"].numpy()).sum()) for x, _ in ds)
 
     grouped = make_dataset(clips, batch_size=16, training=True, preprocessing=pre,
-                           seed=5, group_by_length=True)
+                           seed=5, group_by_length=True, pad_multiple=None)
     assert padding(grouped) < padding(plain) / 3
     with pytest.raises(DataError, match="not both"):
         make_dataset(clips, batch_size=16, training=True, group_by_length=True,
@@ -414,7 +420,7 @@ def test_make_dataset_rejects_bad_input():
 def test_feature_dataset_last_layer():
     rng = np.random.default_rng(0)
     feats = [rng.standard_normal((n, 5)).astype(np.float32) for n in (3, 7, 4)]
-    ds = feature_dataset(feats, [0, 1, 2], batch_size=2)
+    ds = feature_dataset(feats, [0, 1, 2], batch_size=2, pad_multiple=None)
     (x, y), (x2, y2) = list(ds)
     assert set(x) == {"sequence_output", "frame_padding_mask"}
     assert (
@@ -431,7 +437,8 @@ def test_feature_dataset_all_layers():
     rng = np.random.default_rng(0)
     feats = [rng.standard_normal((3, n, 4)).astype(np.float16) for n in (2, 5)]
     ((x, y),) = list(
-        feature_dataset(feats, [4, 5], batch_size=2, shuffle=True, seed=1)
+        feature_dataset(feats, [4, 5], batch_size=2, shuffle=True, seed=1,
+                        pad_multiple=None)
     )
     hs = x["hidden_states"].numpy()
     assert hs.shape == (2, 3, 5, 4) and hs.dtype == np.float16

@@ -285,8 +285,15 @@ def git_revision():
 
 
 def environment():
-    """Date, versions, backend, device and git revision, as plain data."""
+    """Date, versions, backend, device, CPU and git revision, as plain data.
+
+    `cpu` is the model and whether it has native bfloat16 (AVX512_BF16 or
+    AMX; None where the flags are unknown): `--dtype bfloat16` speed on a
+    CPU depends on it.
+    """
     import keras
+
+    from kser.cpu import cpu_info
 
     versions = {"kser": __version__, "keras": keras.__version__}
     for module in ("keras_hub", "tensorflow", "jax", "torch", "numpy"):
@@ -301,6 +308,7 @@ def environment():
         ),
         "backend": backend,
         "device": device_description(backend),
+        "cpu": cpu_info().to_dict(),
         "git_revision": git_revision(),
         "python": platform.python_version(),
         "platform": platform.platform(),

@@ -14,6 +14,7 @@ from kser.data.pipeline import Preprocessing
 from kser.errors import KserError
 from kser.train.cross_corpus import cross_corpus_clips
 from kser.train.precision import backbone_dtype
+from kser.train.precision import warn_if_emulated_bfloat16
 
 # Clips per `prepare_features` extraction call: bounds the features held
 # in memory at once while keeping length bucketing effective.
@@ -32,7 +33,8 @@ def load_backbone(preset, dtype="float32"):
             `hf://ORG/NAME[@REVISION]` or a transformers checkpoint folder
             (converted once into `$KSER_HOME`).
         dtype: str. `"float32"` or `"bfloat16"` (the backbone then runs
-            `mixed_bfloat16`).
+            `mixed_bfloat16`; on a CPU without AVX512_BF16 or AMX, and no
+            GPU/TPU visible, one warning line goes to stderr).
 
     Returns:
         `(backbone, normalize)`.
@@ -41,10 +43,12 @@ def load_backbone(preset, dtype="float32"):
     from kser.models import load_backbone as load_model_backbone
     from kser.models.loader import resolve_preset
 
+    policy = backbone_dtype(dtype)  # a bad dtype fails before any loading
     preset = resolve_preset(preset)  # hub/checkpoint: one resolution
     backbone = load_model_backbone(
-        preset, dtype=backbone_dtype(dtype), padding_invariant=True
+        preset, dtype=policy, padding_invariant=True
     )
+    warn_if_emulated_bfloat16(dtype)
     normalize = bool(load_audio_converter(preset).do_normalize)
     return backbone, normalize
 

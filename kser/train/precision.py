@@ -2,13 +2,17 @@
 
 The backbone is frozen, so no gradient flows through it and bfloat16 needs
 no loss scaling: it only makes the forward pass cheaper on hardware with
-fast bfloat16 (TPUs, recent GPUs; on CPU it is mostly slower). The
+fast bfloat16 (TPUs, recent GPUs, CPUs with AMX or AVX512_BF16; on
+other CPUs bfloat16 is emulated and slower than float32, and
+`warn_if_emulated_bfloat16` says so once on stderr). The
 backbone's variables stay float32 (`"mixed_bfloat16"` computes in bfloat16),
 `FrozenFeatureExtractor` casts the features it hands the head to float32,
 and the head is built under the global float32 policy.
 
 Importing this module does not import Keras.
 """
+
+import sys
 
 from kser.errors import KserError
 
@@ -49,3 +53,95 @@ def backbone_dtype(dtype):
         raise KserError(
             f"unknown dtype {dtype!r}: choose one of {', '.join(DTYPE_CHOICES)}"
         ) from None
+
+
+# Each process warns once, however many backbones it loads.
+_warned = []
+
+
+def accelerator_visible(backend=None):
+    """Whether the Keras backend sees a GPU or TPU (then the backbone
+    does not run on the CPU).
+
+    Args:
+        backend: str or None. `"jax"`, `"tensorflow"` or `"torch"`; None
+            takes `keras.backend.backend()`.
+
+    Returns:
+        bool. False when no accelerator is visible, or when asking failed.
+    """
+    try:
+        if backend is None:
+            import keras
+
+            backend = keras.backend.backend()
+        if backend == "jax":
+            import jax
+
+            return any(d.platform != "cpu" for d in jax.devices())
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return bool(
+                tf.config.list_logical_devices("GPU")
+                or tf.config.list_logical_devices("TPU")
+            )
+        if backend == "torch":
+            import torch
+
+            return bool(torch.cuda.is_available())
+    except Exception:  # informative only: assume the CPU.
+        return False
+    return False
+
+
+def emulated_bfloat16_warning(dtype, cpu=None, accelerator=None):
+    """The warning for bfloat16 on a CPU that only emulates it, or None.
+
+    Args:
+        dtype: str or None. The user's dtype (`"bfloat16"` warns).
+        cpu: `kser.cpu.CpuInfo` or None (None reads this machine's).
+        accelerator: bool or None. Whether the backend sees a GPU/TPU;
+            None asks the current Keras backend.
+
+    Returns:
+        str or None. One line, without the `kser: warning: ` prefix; None
+        for float32, on a GPU/TPU, on a CPU with AVX512_BF16 or AMX, and
+        where the CPU's flags are unknown (not Linux).
+    """
+    if backbone_dtype(dtype) == "float32":
+        return None
+    if accelerator is None:
+        accelerator = accelerator_visible()
+    if accelerator:
+        return None
+    if cpu is None:
+        from kser.cpu import cpu_info
+
+        cpu = cpu_info()
+    if cpu.native_bfloat16 is not False:
+        return None
+    return (
+        f"this CPU ({cpu.model}) has no bfloat16 instructions (AVX512_BF16 "
+        "or AMX): bfloat16 is emulated and slower than float32 here"
+    )
+
+
+def warn_if_emulated_bfloat16(dtype, cpu=None, accelerator=None, stream=None):
+    """Print `emulated_bfloat16_warning` on stderr, once per process.
+
+    Args:
+        dtype, cpu, accelerator: as for `emulated_bfloat16_warning`.
+        stream: file or None. Where to write (default `sys.stderr`).
+
+    Returns:
+        str or None. The warning printed now, None if none was.
+    """
+    if _warned:
+        return None
+    warning = emulated_bfloat16_warning(dtype, cpu=cpu, accelerator=accelerator)
+    if warning is None:
+        return None
+    _warned.append(warning)
+    print(f"kser: warning: {warning}", file=stream or sys.stderr, flush=True)
+    return warning

@@ -79,3 +79,59 @@ def test_bfloat16_features_stay_close_to_float32():
     mask = keras.ops.convert_to_numpy(full(x)["frame_padding_mask"])
     err = np.max(np.abs(a - b)[mask])
     assert err < 0.1 * np.max(np.abs(a[mask])), err
+
+
+def test_emulated_bfloat16_warning_only_on_cpus_without_bf16():
+    from kser.cpu import parse_cpuinfo
+    from kser.train.precision import emulated_bfloat16_warning
+
+    avx2 = parse_cpuinfo("model name\t: AMD EPYC 7B13\nflags\t\t: avx avx2 fma\n")
+    amx = parse_cpuinfo("model name\t: Xeon 8481C\nflags\t\t: avx2 amx_bf16 amx_tile\n")
+    unknown = parse_cpuinfo("model name\t: M2\n")
+    warning = emulated_bfloat16_warning("bfloat16", cpu=avx2, accelerator=False)
+    assert warning == (
+        "this CPU (AMD EPYC 7B13) has no bfloat16 instructions (AVX512_BF16 "
+        "or AMX): bfloat16 is emulated and slower than float32 here"
+    )
+    assert emulated_bfloat16_warning("mixed_bfloat16", cpu=avx2, accelerator=False)
+    assert emulated_bfloat16_warning("float32", cpu=avx2, accelerator=False) is None
+    assert emulated_bfloat16_warning(None, cpu=avx2, accelerator=False) is None
+    assert emulated_bfloat16_warning("bfloat16", cpu=avx2, accelerator=True) is None
+    assert emulated_bfloat16_warning("bfloat16", cpu=amx, accelerator=False) is None
+    assert emulated_bfloat16_warning("bfloat16", cpu=unknown, accelerator=False) is None
+    with pytest.raises(KserError, match="unknown dtype"):
+        emulated_bfloat16_warning("float16", cpu=avx2, accelerator=False)
+
+
+def test_load_backbone_warns_once_for_emulated_bfloat16(
+    tmp_path, monkeypatch, capsys
+):
+    """The training loader warns on stderr, once per process, and only for
+    bfloat16 (this test's CPU is faked: no bfloat16 instructions)."""
+    import kser.cpu
+    from kser.train import features
+    from kser.train import precision
+
+    assert precision.accelerator_visible() is False  # the test machine
+    monkeypatch.setattr(precision, "_warned", [])
+    fake = kser.cpu.parse_cpuinfo("model name\t: Fake CPU\nflags\t\t: avx2\n")
+    monkeypatch.setattr(kser.cpu, "cpu_info", lambda: fake)
+    monkeypatch.setattr(precision, "accelerator_visible", lambda: False)
+    from kser.convert.transformers import convert_checkpoint
+    from tests.models.helpers import fixture_dir
+
+    preset = tmp_path / "preset"
+    convert_checkpoint(fixture_dir("hubert_tiny_base"), str(preset))
+
+    features.load_backbone(str(preset), "float32")
+    assert capsys.readouterr().err == ""
+    half, _ = features.load_backbone(str(preset), "bfloat16")
+    assert half.dtype_policy.name == "mixed_bfloat16"
+    err = capsys.readouterr().err
+    assert err == (
+        "kser: warning: this CPU (Fake CPU) has no bfloat16 instructions "
+        "(AVX512_BF16 or AMX): bfloat16 is emulated and slower than float32 "
+        "here\n"
+    )
+    features.load_backbone(str(preset), "bfloat16")
+    assert capsys.readouterr().err == ""

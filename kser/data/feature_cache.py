@@ -13,8 +13,12 @@ each holding `features` (valid frames only, padding trimmed) and `meta` (a
 JSON string with the settings, the number of samples and frames, and a
 SHA-256 of the features). An entry whose `meta` does not match the request
 is stale, one that does not load or fails its checksum is corrupt: both are
-recomputed and overwritten. Entries are written to a temporary file and
+recomputed and overwritten. Entries are written to a temporary file
+(`.tmp-*.npz` beside the entry, locked with `flock` while written) and
 renamed, so an interrupted extraction keeps every entry finished before it.
+A temporary file that a killed process left behind (no longer locked and
+over a minute old, or over an hour old) is removed when a cache over the
+folder is opened.
 
 The cache knows no backbone: pass any encode function that maps a batch
 `{"waveform", "padding_mask"}` to the backbone's output dict, and the
@@ -29,7 +33,13 @@ import json
 import os
 import sys
 import tempfile
+import time
 import zipfile
+
+try:  # POSIX only; elsewhere temporary files are removed by age alone.
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
 
 import numpy as np
 
@@ -49,6 +59,76 @@ FORMAT_VERSION = 1
 # own length only, and the backbone meets few distinct shapes.
 DEFAULT_PAD_SECONDS = 0.5
 DTYPES = ("float32", "float16")
+TMP_PREFIX = ".tmp-"
+# A temporary entry file is removed when nothing holds its lock and it is
+# older than the first age, or in any case when older than the second.
+STALE_UNLOCKED_SECONDS = 60
+STALE_SECONDS = 3600
+# Cache folders already swept by this process.
+_SWEPT = set()
+
+
+def _is_locked(path):
+    """bool. Whether a live process holds the flock of a file."""
+    if fcntl is None:  # pragma: no cover
+        return True
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops a lock just taken
+    return False
+
+
+def remove_stale_temporaries(directory, now=None):
+    """Remove the temporary entry files that killed extractions left.
+
+    A file `.tmp-*.npz` is stale when no process holds its lock and it is
+    over `STALE_UNLOCKED_SECONDS` old, or when it is over `STALE_SECONDS`
+    old; a live writer locks its file and renames it within seconds.
+
+    Args:
+        directory: str. The cache folder (`FeatureCache.directory`).
+        now: float or None. The current time (default `time.time()`).
+
+    Returns:
+        int. The number of files removed.
+    """
+    now = time.time() if now is None else now
+    root = os.path.join(os.fspath(directory), f"v{FORMAT_VERSION}")
+    removed = 0
+    try:
+        shards = list(os.scandir(root))
+    except OSError:
+        return 0
+    for shard in shards:
+        if not shard.is_dir(follow_symlinks=False):
+            continue
+        try:
+            entries = list(os.scandir(shard.path))
+        except OSError:
+            continue
+        for entry in entries:
+            if not (entry.name.startswith(TMP_PREFIX) and entry.name.endswith(".npz")):
+                continue
+            try:
+                age = now - entry.stat(follow_symlinks=False).st_mtime
+            except OSError:
+                continue
+            if age > STALE_SECONDS or (
+                age > STALE_UNLOCKED_SECONDS and not _is_locked(entry.path)
+            ):
+                try:
+                    os.remove(entry.path)
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
 
 
 def min_samples(num_frames, limit=1 << 24):
@@ -179,6 +259,11 @@ class FeatureCache:
         )
         self.progress = progress
         self.stats = collections.Counter()
+        if self.directory not in _SWEPT:
+            _SWEPT.add(self.directory)
+            removed = remove_stale_temporaries(self.directory)
+            if removed:
+                self.stats["stale_temporaries_removed"] = removed
 
     def _frames(self, num_samples):
         """int. Frames the backbone makes from `num_samples` samples."""
@@ -268,8 +353,11 @@ class FeatureCache:
             "shape": list(features.shape),
             "sha256": hashlib.sha256(features.tobytes()).hexdigest(),
         }
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".npz", dir=folder)
         try:
+            if fcntl is not None:
+                # Held until the file is renamed: a sweep leaves it alone.
+                fcntl.flock(fd, fcntl.LOCK_EX)
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, features=features, meta=np.array(json.dumps(meta)))
                 f.flush()

@@ -2,19 +2,25 @@
 
 A run folder holds `VARIANT/fold_KK/` per finished fold. A fold marks
 itself finished by writing `result.json` last (atomically), so readers
-treat a fold without a readable `result.json` as not run. This module is
+treat a fold without a readable `result.json` as not run. `result.json`
+lists the fold's other files with their SHA-256 and size (`"files"`), so a
+fold whose predictions or weights were lost or cut short is found: resume
+trains it again, `kser report` stops with the file's name. This module is
 the one place that knows those file names; training writes through it and
 `kser report`, the recipes and resume read through it. Keras-free.
 """
 
 import csv
+import hashlib
 import io
 import json
 import os
+import time
 
 import numpy as np
 
 from kser.errors import KserError
+from kser.report.files import atomic_write
 from kser.report.files import atomic_write_json
 from kser.report.files import atomic_write_text
 from kser.report.history import read_history
@@ -26,6 +32,14 @@ from kser.report.tables import write_cv_summary
 RESULT_FILE = "result.json"
 RUN_CONFIG_FILE = "run_config.json"
 HISTORY_COLUMNS = ("epoch", "accuracy", "loss", "val_accuracy", "val_loss")
+# The files of a fold that its `result.json` records checksums of (with
+# `model.keras` when saved, and CROSS_FILES under `cross_corpus/NAME/`).
+# Plots are left out: `kser report` re-draws them.
+FOLD_FILES = (
+    "metrics.json", "history.csv", "history.md", "predictions.csv",
+    "head.weights.h5",
+)
+CROSS_FILES = ("metrics.json", "predictions.csv")
 
 
 def fold_dir(run_dir, variant, fold):
@@ -33,26 +47,168 @@ def fold_dir(run_dir, variant, fold):
     return os.path.join(os.fspath(run_dir), variant, f"fold_{int(fold):02d}")
 
 
+def _load_result(path):
+    """(result or None, reason or None) of one `result.json` path."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            result = json.load(f)
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        return None, f"unreadable JSON: {str(e).splitlines()[0]}"
+    if not isinstance(result, dict) or "fold" not in result or "variant" not in result:
+        return None, "not a fold result (no fold and variant)"
+    return result, None
+
+
 def read_result(fold_dir):
     """A fold's `result.json`, or None if it is missing or damaged."""
-    path = os.path.join(fold_dir, RESULT_FILE)
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except ValueError:
-        return None  # a damaged marker: the fold runs again
+    result, _ = _load_result(os.path.join(fold_dir, RESULT_FILE))
+    return result
 
 
-def write_result(fold_dir, result):
-    """Write `result.json`, the marker of a finished fold (write it last)."""
+def file_record(path):
+    """dict. A file's `sha256` (hex) and size in `bytes`."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return {"sha256": digest.hexdigest(), "bytes": size}
+
+
+def check_files(fold_dir, result):
+    """The first damaged file a fold's `result.json` lists, or None.
+
+    Args:
+        fold_dir: str. The fold folder.
+        result: dict. Its `result.json`; one without `"files"` (written
+            before checksums were recorded) has nothing to check.
+
+    Returns:
+        tuple `(name, reason)` or None. `name` is relative to the fold
+        folder, `reason` says what is wrong (missing, size, checksum).
+    """
+    files = result.get("files") or {}
+    for name in sorted(files):
+        expected = files[name]
+        path = os.path.join(fold_dir, *name.split("/"))
+        if not os.path.isfile(path):
+            return name, "missing"
+        size = os.path.getsize(path)
+        if size != expected.get("bytes"):
+            return name, f"{size} bytes, {expected.get('bytes')} recorded"
+        if file_record(path)["sha256"] != expected.get("sha256"):
+            return name, "its checksum differs from the recorded one"
+    return None
+
+
+def inspect_fold(fold_dir, verify=True):
+    """A fold folder's state: its result and what, if anything, is damaged.
+
+    Args:
+        fold_dir: str. The fold folder.
+        verify: bool. Also check the files `result.json` lists.
+
+    Returns:
+        tuple `(result, damage)`. `(None, None)`: not finished (no
+        `result.json`). `(None, ("result.json", reason))`: a damaged
+        `result.json`. `(result, (name, reason))`: a listed file is
+        missing or changed. `(result, None)`: a finished, intact fold.
+    """
+    result, reason = _load_result(os.path.join(fold_dir, RESULT_FILE))
+    if reason is not None:
+        return None, (RESULT_FILE, reason)
+    if result is None or not verify:
+        return result, None
+    return result, check_files(fold_dir, result)
+
+
+def write_result(fold_dir, result, files=None):
+    """Write `result.json`, the marker of a finished fold (write it last).
+
+    Args:
+        fold_dir: str. The fold folder.
+        result: dict. The fold's result.
+        files: list of str or None. The fold's files (relative to
+            `fold_dir`, `/`-separated) to record under `"files"` with their
+            SHA-256 and size; missing ones are left out.
+
+    Returns:
+        str. The path written.
+    """
+    if files is not None:
+        records = {}
+        for name in files:
+            path = os.path.join(fold_dir, *name.split("/"))
+            if os.path.isfile(path):
+                records[name] = file_record(path)
+        result = {**result, "files": records}
     return atomic_write_json(os.path.join(fold_dir, RESULT_FILE), result)
 
 
+def _read_bytes(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
 def write_run_config(run_dir, data):
-    """Write the run's `run_config.json`."""
-    return atomic_write_json(os.path.join(run_dir, RUN_CONFIG_FILE), data)
+    """Add one invocation to the run's `run_config.json`; nothing is lost.
+
+    The top level holds the latest invocation's entries (`data`, `corpus`,
+    `folds`, `configs`, `environment`, ...), `"runs"` every invocation in
+    order (with its start time) and `"variants"` the latest config of every
+    variant the folder has run, so a folder that several `kser train`/`cv`
+    invocations filled keeps the configuration of each. A file written
+    before `"runs"` existed becomes the first entry.
+
+    Args:
+        run_dir: str. The run folder.
+        data: dict. This invocation (`configs`: list of config dicts).
+
+    Returns:
+        bytes or None. The file's previous content (None if there was
+        none), for `restore_run_config`.
+    """
+    path = os.path.join(run_dir, RUN_CONFIG_FILE)
+    previous = _read_bytes(path)
+    old = {}
+    if previous is not None:
+        try:
+            old = json.loads(previous.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            old = {}
+        if not isinstance(old, dict):
+            old = {}
+    runs = old.get("runs")
+    if not isinstance(runs, list):
+        runs = [{k: v for k, v in old.items() if k != "variants"}] if old else []
+    variants = dict(old.get("variants") or {})
+    for run in runs:
+        for config in run.get("configs", []) if isinstance(run, dict) else []:
+            variants.setdefault(config.get("variant"), config)
+    entry = {**data, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    for config in data.get("configs", []):
+        variants[config.get("variant")] = config
+    variants.pop(None, None)
+    atomic_write_json(
+        path, {**entry, "runs": [*runs, entry], "variants": variants}
+    )
+    return previous
+
+
+def restore_run_config(run_dir, previous):
+    """Put back `run_config.json` as `write_run_config` found it."""
+    path = os.path.join(run_dir, RUN_CONFIG_FILE)
+    if previous is None:
+        if os.path.exists(path):
+            os.remove(path)
+    else:
+        atomic_write(path, lambda f: f.write(previous), mode="wb")
 
 
 def write_history_csv(path, history):
@@ -101,17 +257,38 @@ def read_predictions(path):
     return rows
 
 
-def collect_results(run_dir):
-    """Every finished fold's result under a run folder."""
+def collect_results(run_dir, verify=False):
+    """Every finished fold's result under a run folder.
+
+    Args:
+        run_dir: str. The run folder.
+        verify: bool. False (during a run): a damaged `result.json` counts
+            as not finished and listed files are not checked. True (`kser
+            report`): a damaged `result.json`, or a listed file that is
+            missing or fails its checksum, is a `KserError` naming it.
+
+    Returns:
+        list of dict. The results, by variant and fold folder.
+    """
     results = []
     if not os.path.isdir(run_dir):
         raise KserError(f"{run_dir}: no such run folder")
     for variant in sorted(os.listdir(run_dir)):
         variant_dir = os.path.join(run_dir, variant)
-        if not os.path.isdir(variant_dir):
+        if not os.path.isdir(variant_dir) or variant.startswith("."):
             continue
         for name in sorted(os.listdir(variant_dir)):
-            result = read_result(os.path.join(variant_dir, name))
+            folder = os.path.join(variant_dir, name)
+            if not os.path.isdir(folder):
+                continue
+            result, damage = inspect_fold(folder, verify=verify)
+            if damage is not None and verify:
+                file, reason = damage
+                path = os.path.join(folder, *file.split("/"))
+                raise KserError(
+                    f"{path} is damaged ({reason}); train the fold again "
+                    "(kser train/cv with the same --out) or remove its folder"
+                )
             if result is not None:
                 results.append(result)
     return results
@@ -126,7 +303,7 @@ def cross_corpus_column(variant, corpus):
     return f"{variant}{CROSS_SEPARATOR}{corpus}"
 
 
-def write_summary(run_dir, variants=None, folds=None):
+def write_summary(run_dir, variants=None, folds=None, verify=False, results=None):
     """Rebuild the Table I summary of a run folder from its `result.json`s.
 
     Args:
@@ -135,6 +312,11 @@ def write_summary(run_dir, variants=None, folds=None):
             the folder are added after them. Default: found.
         folds: list of int or None. Rows (unfinished ones show as missing);
             folds found in the folder are added. Default: found.
+
+        verify: bool. Check every fold's files first (see
+            `collect_results`): a damaged one is a `KserError`.
+        results: list of dict or None. The folds' results, if already
+            collected.
 
     Cross-corpus results (`result.json`'s `cross_corpus`) become columns
     `VARIANT on CORPUS` beside the in-corpus ones.
@@ -145,7 +327,9 @@ def write_summary(run_dir, variants=None, folds=None):
     records = []
     cross_columns = []
     leaky = set()
-    for result in collect_results(run_dir):
+    if results is None:
+        results = collect_results(run_dir, verify=verify)
+    for result in results:
         if result.get("speaker_independent") is False:
             leaky.add(result["fold"])
         values = {result["variant"]: result["accuracy"]}
@@ -192,16 +376,19 @@ def write_summary(run_dir, variants=None, folds=None):
     return summary
 
 
-def rebuild_reports(run_dir):
+def rebuild_reports(run_dir, verify=True):
     """Re-draw every fold's plots and rewrite the summary of a run folder.
 
     Args:
         run_dir: str. A folder written by `kser train` or `kser cv`.
+        verify: bool. First check every fold's `result.json` and the files
+            it lists (SHA-256 and size): a damaged one is a `KserError`
+            naming it, and nothing is rewritten.
 
     Returns:
         dict. The cross-validation summary.
     """
-    results = collect_results(run_dir)
+    results = collect_results(run_dir, verify=verify)
     if not results:
         raise KserError(f"{run_dir}: no finished folds (no */fold_*/result.json)")
     for result in results:
@@ -215,4 +402,4 @@ def rebuild_reports(run_dir):
             history=history,
             title=f"{result['variant']}, fold {result['fold']}",
         )
-    return write_summary(run_dir)
+    return write_summary(run_dir, results=results)

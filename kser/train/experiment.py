@@ -8,16 +8,25 @@ through worker processes (`kser.train.workers`). Run-folder files are
 written and read by `kser.report.runs`.
 
 Every fold writes into its own folder and marks itself finished by writing
-`result.json` last (atomically), so an interrupted `run_cv` started again
-skips finished folds and loses nothing.
+`result.json` last (atomically), with the SHA-256 and size of its other
+files, so an interrupted `run_cv` started again skips finished folds, loses
+nothing, and trains again a fold whose files were lost or damaged.
+`run_training` holds the run folder's lock (`kser.report.lock`) while it
+writes.
 """
 
 import os
+import shutil
+import sys
 import time
 
 import numpy as np
 
 from kser.data import class_index
+from kser.data.corpora.base import speaker_key
+from kser.data.folds import check_fold_speakers
+from kser.data.folds import fold_missing_speakers
+from kser.data.folds import fold_speaker_report
 from kser.data.folds import get_folds
 from kser.errors import KserError
 from kser.labels import PAPER_EMOTIONS
@@ -26,19 +35,22 @@ from kser.report import write_fold_plots
 from kser.report import write_history_markdown
 from kser.report import write_metrics
 from kser.report.metrics import softmax
+from kser.report.runs import CROSS_FILES
+from kser.report.runs import check_files
+from kser.report.runs import FOLD_FILES
 from kser.report.runs import RESULT_FILE  # noqa: F401  (re-exported)
 from kser.report.runs import collect_results  # noqa: F401  (re-exported)
 from kser.report.runs import fold_dir as run_fold_dir
-from kser.report.runs import read_result
+from kser.report.runs import inspect_fold
 from kser.report.runs import rebuild_reports  # noqa: F401  (re-exported)
 from kser.report.runs import write_history_csv
 from kser.report.runs import write_predictions
 from kser.report.runs import write_result
-from kser.report.runs import write_run_config
 from kser.report.runs import write_summary
 from kser.train import cross_corpus as _cross
 from kser.train import features as _features
 from kser.train import fit as _fit
+from kser.train import records as _records
 from kser.train import workers as _workers
 from kser.train.config import TrainConfig  # noqa: F401  (re-exported)
 from kser.train.config import config_hash
@@ -96,11 +108,17 @@ class Experiment:
         self._caches = {}
         self._encoders = {}
         self._fingerprint = fingerprint
+        # Whether `finished` says when a damaged fold is trained again
+        # (the parent does; its workers do not repeat it).
+        self.report_damage = True
+        self._damage_reported = set()
+        # (variant, fold) of every fold this object saw trained.
+        self.trained = []
 
     @classmethod
     def for_worker(cls, state):
         """The experiment of a head-training worker (no backbone weights)."""
-        return cls(
+        experiment = cls(
             state["files"],
             BackboneShape(**state["backbone_shape"]),
             state["out_dir"],
@@ -112,6 +130,8 @@ class Experiment:
             corpus=state["corpus"],
             test_corpora=state["test_corpora"],
         )
+        experiment.report_damage = False
+        return experiment
 
     def worker_state(self):
         """What `for_worker` needs, as picklable data."""
@@ -223,10 +243,30 @@ class Experiment:
         return config_hash(config, extra)
 
     def finished(self, config, fold):
-        """The saved result if this variant's fold finished with this config."""
-        done = read_result(self.fold_dir(config, fold))
-        if done is not None and done.get("config_hash") == self._config_hash(config):
+        """The saved result if this variant's fold finished with this config.
+
+        A fold whose `result.json` does not parse, or whose files differ
+        from the checksums it lists, is not finished: it is trained again,
+        and (once per fold) a line on stderr says so.
+        """
+        fold_dir = self.fold_dir(config, fold)
+        done, damage = inspect_fold(fold_dir, verify=False)
+        if done is not None:
+            if done.get("config_hash") != self._config_hash(config):
+                return None
+            damage = check_files(fold_dir, done)
+        if damage is None:
             return done
+        key = (config.name, fold.index)
+        if self.report_damage and key not in self._damage_reported:
+            self._damage_reported.add(key)
+            name, reason = damage
+            print(
+                f"{config.name} fold {fold.index}: {name} is damaged ({reason}); "
+                "training it again",
+                file=sys.stderr,
+                flush=True,
+            )
         return None
 
     def run_fold(self, config, fold, save_model=False):
@@ -244,22 +284,52 @@ class Experiment:
         Returns:
             dict. The fold's result (as written to `result.json`).
         """
-        import keras
-
         done = self.finished(config, fold)
         if done is not None:
             return done
         fold_dir = self.fold_dir(config, fold)
-        config_hash = self._config_hash(config)
-        os.makedirs(fold_dir, exist_ok=True)
         started = time.time()
+        splits = self._splits(fold)
+        # The folder appears with its first file (atomic writes create it);
+        # a fold that fails before `result.json` leaves no folder it made.
+        created = [
+            d for d in (fold_dir, os.path.dirname(fold_dir)) if not os.path.isdir(d)
+        ]
+        try:
+            result = self._train_fold(config, fold, splits, fold_dir, save_model)
+            result["wall_seconds"] = round(time.time() - started, 2)
+            files = [*FOLD_FILES, *(["model.keras"] if save_model else [])]
+            for name in result.get("cross_corpus", {}):
+                files += [f"{_cross.CROSS_DIR}/{name}/{f}" for f in CROSS_FILES]
+            # Written last: its presence marks the fold finished.
+            write_result(fold_dir, result, files=files)
+        except BaseException:
+            if fold_dir in created:
+                shutil.rmtree(fold_dir, ignore_errors=True)
+            for folder in created[1:]:
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    pass  # not empty: another fold wrote there
+            raise
+        self.trained.append((config.name, fold.index))
+        return result
+
+    def _splits(self, fold):
+        """A fold's (train, validation, test) clips; an error if it has none
+        to train or test on."""
         splits = fold.split(self.files)
-        train_files, val_files, test_files = splits
-        if not train_files or not test_files:
+        if not splits[0] or not splits[2]:
             raise KserError(
                 f"{fold.name}: no training or test clips for its speakers in "
                 "this corpus"
             )
+        return splits
+
+    def _train_fold(self, config, fold, splits, fold_dir, save_model):
+        import keras
+
+        train_files, val_files, test_files = splits
         keras.utils.set_random_seed(config.seed)
         train = _fit.train_cached if config.mode == "cached" else _fit.train_online
         head, best, test_logits, y_test = train(self, config, splits)
@@ -276,6 +346,7 @@ class Experiment:
             os.path.join(fold_dir, "history.md"),
             history,
             test_accuracy=metrics["accuracy"],
+            test_loss=metrics.get("log_loss"),
         )
         write_fold_plots(
             metrics, fold_dir, history=history, title=f"{config.name}, fold {fold.index}"
@@ -311,9 +382,9 @@ class Experiment:
             "num_train": len(train_files),
             "num_val": len(val_files),
             "num_test": len(test_files),
-            "wall_seconds": round(time.time() - started, 2),
+            "wall_seconds": None,
             "config": config.to_dict(),
-            "config_hash": config_hash,
+            "config_hash": self._config_hash(config),
             "weights_fingerprint": self.fingerprint(),
             "environment": environment(),
         }
@@ -323,8 +394,11 @@ class Experiment:
             # A clip-level protocol (e.g. EmoBox's CREMA-D split): said in
             # the result and in every summary.
             result["speaker_independent"] = False
-        # Written last: its presence marks the fold finished.
-        write_result(fold_dir, result)
+        missing = fold_missing_speakers(fold, self.files)
+        if missing:  # allowed by run_training(allow_missing_speakers=True)
+            result["missing_speakers"] = sorted(
+                {s for split in missing.values() for s in split}, key=speaker_key
+            )
         return result
 
     # --- cross-validation ---------------------------------------------
@@ -376,8 +450,17 @@ class Experiment:
         jobs = int(jobs)
         if jobs < 1:
             raise KserError(f"jobs must be at least 1, got {jobs}")
+        for fold in selected:
+            self._splits(fold)  # a fold without clips fails before training
         if jobs > 1:
-            _workers.run_parallel(self, configs, selected, on_fold, save_model, jobs)
+
+            def trained(result):
+                # The workers train only unfinished folds.
+                self.trained.append((result["variant"], result["fold"]))
+                if on_fold is not None:
+                    on_fold(result)
+
+            _workers.run_parallel(self, configs, selected, trained, save_model, jobs)
             return self.write_summary(configs, selected)
         for fold in selected:
             for config in configs:
@@ -419,12 +502,17 @@ def run_training(
     normalize=None,
     jobs=1,
     test_corpora=None,
+    allow_missing_speakers=False,
     skip_invalid=False,
 ):
     """Index a corpus, load the backbone and run folds: `kser train`/`cv`.
 
-    Writes `out_dir/run_config.json` (every config, the data folder, the
-    environment) before training, then per-fold results and the summary.
+    Holds the run folder's lock (`out_dir/.kser.lock`; a second run into
+    the same folder stops with an error naming the holder), adds this
+    invocation to `out_dir/run_config.json` (every config, the data folder,
+    the environment; earlier invocations are kept), then writes per-fold
+    results and the summary. A run that fails before it finishes a fold
+    leaves no `run_config.json` entry and no fold folder.
 
     Args:
         data_dir: str. The corpus root (for RAVDESS `Actor_NN/` or flat).
@@ -443,6 +531,9 @@ def run_training(
         test_corpora: list of `(corpus_name, data_dir)` or None. Corpora
             every trained fold is also tested on (cross-corpus, over the
             labels both share; see `kser.train.cross_corpus`).
+        allow_missing_speakers: bool. Run folds whose validation or test
+            speakers have no clips (each result lists them under
+            `missing_speakers`) instead of stopping with an error.
         skip_invalid: bool. Skip (and count) audio files whose names do
             not follow the corpus, instead of stopping at the first.
 
@@ -465,12 +556,25 @@ def run_training(
             list(getattr(index, "label_names", None) or PAPER_EMOTIONS),
             test_index, name,
         )  # No shared label: fail before training.
-    if backbone is None:
-        backbone, normalize = load_backbone(configs[0].preset, configs[0].dtype)
-    os.makedirs(out_dir, exist_ok=True)
-    write_run_config(
-        out_dir,
-        {
+    chosen = [f for f in get_folds(configs[0].protocol, corpus=corpus, index=index)
+              if not folds or f.index in folds]
+    check_fold_speakers(chosen, index, allow_missing=allow_missing_speakers)
+    if progress and chosen:
+        print(fold_speaker_report(chosen, index), flush=True)
+    with _records.run_folder(out_dir) as run:
+        if backbone is None:
+            backbone, normalize = load_backbone(configs[0].preset, configs[0].dtype)
+        experiment = Experiment(
+            index,
+            backbone,
+            out_dir,
+            normalize=True if normalize is None else normalize,
+            cache_dir=cache_dir,
+            progress=progress,
+            corpus=corpus,
+            test_corpora=tests,
+        )
+        invocation = {
             "data": os.path.abspath(data_dir),
             "corpus": corpus,
             "folds": folds,
@@ -480,17 +584,8 @@ def run_training(
             ],
             "configs": [c.to_dict() for c in configs],
             "environment": environment(),
-        },
-    )
-    experiment = Experiment(
-        index,
-        backbone,
-        out_dir,
-        normalize=True if normalize is None else normalize,
-        cache_dir=cache_dir,
-        progress=progress,
-        corpus=corpus,
-        test_corpora=tests,
-    )
-    return experiment.run_cv(configs, folds=folds, save_model=save_model, jobs=jobs)
-
+        }
+        with run.record(invocation, experiment):
+            return experiment.run_cv(
+                configs, folds=folds, save_model=save_model, jobs=jobs
+            )

@@ -16,7 +16,10 @@ import inspect
 import keras
 from keras import ops
 
+from kser.models.bilstm import Bidirectional
+
 LAYER_CHOICES = ("last", "weighted")
+LSTM_IMPLS = ("fast", "keras")
 
 
 @keras.saving.register_keras_serializable(package="kser")
@@ -82,12 +85,26 @@ def dense_head(x, frame_padding_mask, num_classes, hidden_units=256,
 
 
 def lstm_head(x, frame_padding_mask, num_classes, lstm_units=256,
-              dropout=0.2):
-    """The paper's Hubert-LSTM: one `Bidirectional(LSTM(lstm_units))` over
-    the frame sequence, skipping padded frames -> Dropout -> Dense."""
-    x = keras.layers.Bidirectional(
-        keras.layers.LSTM(lstm_units), name="bilstm"
-    )(x, mask=frame_padding_mask)
+              dropout=0.2, lstm_impl="fast"):
+    """The paper's Hubert-LSTM: one bidirectional LSTM(`lstm_units`) over
+    the frame sequence, skipping padded frames -> Dropout -> Dense.
+
+    `lstm_impl="fast"` (default) is `kser.models.bilstm.Bidirectional`: the
+    same math, variables and weight files as Keras'
+    `Bidirectional(LSTM(lstm_units))`, faster on CPU; `"keras"` is Keras'
+    layer itself."""
+    if lstm_impl == "fast":
+        layer = Bidirectional(lstm_units, name="bilstm")
+    elif lstm_impl == "keras":
+        layer = keras.layers.Bidirectional(
+            keras.layers.LSTM(lstm_units), name="bilstm"
+        )
+    else:
+        raise ValueError(
+            f"unknown lstm_impl {lstm_impl!r}: choose one of "
+            f"{', '.join(LSTM_IMPLS)}"
+        )
+    x = layer(x, mask=frame_padding_mask)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     return keras.layers.Dense(num_classes, name="logits")(x)
 
@@ -156,9 +173,12 @@ def build_head(
 
     `head="dense"`: masked mean pooling over valid frames -> Dense
     (`hidden_units`, ReLU) -> Dropout -> Dense(`num_classes`), the paper's
-    classification layer. `head="lstm"`: one `Bidirectional(LSTM(lstm_units))`
+    classification layer. `head="lstm"`: one bidirectional LSTM(`lstm_units`)
     over the frame sequence, skipping padded frames -> Dropout ->
-    Dense(`num_classes`), the paper's Hubert-LSTM. Other heads: `HEADS`.
+    Dense(`num_classes`), the paper's Hubert-LSTM (`lstm_impl="fast"`,
+    the default, runs kser's `Bidirectional`, the same math and weight
+    files as Keras' `Bidirectional(LSTM)`; `"keras"` runs Keras' layer).
+    Other heads: `HEADS`.
 
     Args:
         head: str. A name in `HEADS` (`"dense"`, `"lstm"`).
@@ -170,7 +190,7 @@ def build_head(
         num_states: int. Hidden states when `layers="weighted"`.
         name: str. Model name.
         **head_args: the head's own arguments, e.g. `hidden_units`,
-            `dropout` (dense) or `lstm_units`, `dropout` (lstm); arguments
+            `dropout` (dense) or `lstm_units`, `dropout`, `lstm_impl` (lstm); arguments
             of other heads are ignored, unknown ones are an error.
 
     Returns:

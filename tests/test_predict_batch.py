@@ -40,6 +40,19 @@ def batch_dir(tmp_path_factory):
     return root
 
 
+@pytest.fixture
+def loaded(model, monkeypatch):  # noqa: F811
+    """`kser predict` reuses the in-memory copy of model_path's classifier.
+
+    Loading the .keras file (tested in tests/test_predict.py and once
+    here) and recompiling the same model for every invocation would make
+    most of these tests' time.
+    """
+    import kser.predict.scoring as scoring
+
+    monkeypatch.setattr(scoring, "load_classifier", lambda path: model)
+
+
 def _stderr_lines(result, kind):
     return [
         line
@@ -53,7 +66,7 @@ def _invoke(args):
 
 
 def test_batch_scores_good_and_silent_files_and_reports_the_bad_one(
-    model_path, batch_dir, tmp_path  # noqa: F811
+    model, model_path, batch_dir, tmp_path, monkeypatch  # noqa: F811
 ):
     corrupt = str(batch_dir / "c_corrupt.wav")
     silent = str(batch_dir / "d_silent.wav")
@@ -82,6 +95,10 @@ def test_batch_scores_good_and_silent_files_and_reports_the_bad_one(
     assert [file_rows[p]["silent"] for p in scored] == ["false", "false", "true"]
     assert not [p for p in tmp_path.iterdir() if p.name != "out.csv"]
 
+    # Loaded from the file once above; the same model in memory from here.
+    import kser.predict.scoring as scoring
+
+    monkeypatch.setattr(scoring, "load_classifier", lambda path: model)
     # JSON on stdout lists the failure beside the scored files.
     result = _invoke(
         ["--model", model_path, str(batch_dir), "--format", "json"]
@@ -106,7 +123,7 @@ def test_batch_scores_good_and_silent_files_and_reports_the_bad_one(
 
 
 def test_fail_fast_stops_at_the_corrupt_file_with_nothing_written(
-    model_path, batch_dir, tmp_path  # noqa: F811
+    model_path, batch_dir, tmp_path, loaded  # noqa: F811
 ):
     for output in ("csv", "json"):
         out = tmp_path / f"out.{output}"
@@ -168,7 +185,9 @@ BAD_CASES = [
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
-def test_each_bad_input_is_one_error_line(case, model_path, tmp_path):  # noqa: F811
+def test_each_bad_input_is_one_error_line(
+    case, model_path, tmp_path, loaded  # noqa: F811
+):
     good = str(tmp_path / "good.wav")
     soundfile.write(good, signal(1.0, 4), RATE)
     bad, message = _make_bad_input(case, tmp_path, good)
@@ -192,7 +211,7 @@ def test_each_bad_input_is_one_error_line(case, model_path, tmp_path):  # noqa: 
 
 
 def test_unreadable_file_is_one_error_line(
-    model_path, tmp_path, monkeypatch  # noqa: F811
+    model_path, tmp_path, monkeypatch, loaded  # noqa: F811
 ):
     good = str(tmp_path / "good.wav")
     soundfile.write(good, signal(1.0, 4), RATE)
@@ -219,7 +238,7 @@ def test_unreadable_file_is_one_error_line(
     assert {r["file"] for r in rows} == {good}
 
 
-def test_all_inputs_bad_writes_nothing(model_path, tmp_path):  # noqa: F811
+def test_all_inputs_bad_writes_nothing(model_path, tmp_path, loaded):  # noqa: F811
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
     out = tmp_path / "out.csv"
@@ -236,7 +255,9 @@ def test_all_inputs_bad_writes_nothing(model_path, tmp_path):  # noqa: F811
     assert not out.exists()
 
 
-def test_silent_clip_alone_warns_and_exits_zero(model_path, batch_dir):  # noqa: F811
+def test_silent_clip_alone_warns_and_exits_zero(
+    model_path, batch_dir, loaded  # noqa: F811
+):
     silent = str(batch_dir / "d_silent.wav")
     result = _invoke(["--model", model_path, silent, "--format", "csv"])
     assert result.exit_code == 0, (result.output, result.exception)

@@ -160,6 +160,10 @@ def _train_options(function):
         click.option("--skip-invalid", is_flag=True,
                      help="Skip (and count) files whose names do not follow "
                           "the corpus instead of stopping at the first."),
+        click.option("--allow-missing-speakers", is_flag=True,
+                     help="Run folds whose validation or test speakers have "
+                          "no clips (an incomplete corpus; results list the "
+                          "absent speakers) instead of stopping."),
         click.option("--out", "out_dir", type=click.Path(file_okay=False),
                      default="runs/kser", show_default=True, help="Run folder."),
         backend_option,
@@ -217,7 +221,7 @@ def _variants(text):
               help="Save the whole classifier as model.keras.")
 @_train_options
 def train(variant, fold, save_model, data_dir, config_file, cache_dir, out_dir,
-          backend, skip_invalid, **options):
+          backend, skip_invalid, allow_missing_speakers, **options):
     """Train one variant on one fold and evaluate its test speakers.
 
     Keeps the best-on-validation weights, writes the per-epoch history
@@ -238,7 +242,8 @@ def train(variant, fold, save_model, data_dir, config_file, cache_dir, out_dir,
     configs = _configs(_variants(variant), config_file, options)
     summary = run_training(data_dir, configs, out_dir, folds=[fold],
                            cache_dir=cache_dir, save_model=save_model,
-                           test_corpora=tests, skip_invalid=skip_invalid)
+                           test_corpora=tests, skip_invalid=skip_invalid,
+                           allow_missing_speakers=allow_missing_speakers)
     click.echo(format_cv_summary_markdown(summary))
 
 
@@ -253,7 +258,7 @@ def train(variant, fold, save_model, data_dir, config_file, cache_dir, out_dir,
               "the number of cores).")
 @_train_options
 def cv(variants, folds, jobs, data_dir, config_file, cache_dir, out_dir, backend,
-       skip_invalid, **options):
+       skip_invalid, allow_missing_speakers, **options):
     """Cross-validate variants over every fold of a protocol (Table I).
 
     Resumable: started again with the same OUT, finished folds are skipped.
@@ -275,7 +280,8 @@ def cv(variants, folds, jobs, data_dir, config_file, cache_dir, out_dir, backend
     configs = _configs(_variants(variants), config_file, options)
     summary = run_training(data_dir, configs, out_dir, folds=fold_list,
                            cache_dir=cache_dir, jobs=jobs, test_corpora=tests,
-                           skip_invalid=skip_invalid)
+                           skip_invalid=skip_invalid,
+                           allow_missing_speakers=allow_missing_speakers)
     click.echo(format_cv_summary_markdown(summary))
 
 

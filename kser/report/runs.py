@@ -327,11 +327,14 @@ def write_summary(run_dir, variants=None, folds=None, verify=False, results=None
     records = []
     cross_columns = []
     leaky = set()
+    missing = {}
     if results is None:
         results = collect_results(run_dir, verify=verify)
     for result in results:
         if result.get("speaker_independent") is False:
             leaky.add(result["fold"])
+        if result.get("missing_speakers"):
+            missing[result["fold"]] = list(result["missing_speakers"])
         values = {result["variant"]: result["accuracy"]}
         # Cross-corpus tests sit beside the in-corpus column they come from.
         for name, cross in sorted(result.get("cross_corpus", {}).items()):
@@ -372,6 +375,8 @@ def write_summary(run_dir, variants=None, folds=None, verify=False, results=None
     summary = cv_summary(records, variants=variants, folds=folds)
     if leaky:
         summary["not_speaker_independent"] = sorted(leaky)
+    if missing:  # run with --allow-missing-speakers
+        summary["missing_speakers"] = {str(f): missing[f] for f in sorted(missing)}
     write_cv_summary(run_dir, summary)
     return summary
 

@@ -309,6 +309,15 @@ def format_cv_summary_markdown(summary, digits=3, title=None):
             "protocol, offered only for comparison with published numbers); "
             "their accuracy overstates what a model does on unseen speakers."
         )
+    missing = summary.get("missing_speakers")
+    if missing:
+        lines.append("")
+        lines.append(
+            "**Missing speakers**: "
+            + "; ".join(f"fold {f}: {format_actors(s)}" for f, s in missing.items())
+            + " had no clips in the corpus (--allow-missing-speakers): those "
+            "folds validate or test on fewer speakers than listed above."
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -9,6 +9,7 @@ import json
 import click
 
 from kser.errors import KserError
+from kser.text import count_noun
 
 
 def _corpus_option(default="ravdess"):
@@ -111,9 +112,11 @@ def format_description(info):
                  str(info["clips"])])
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [
-        f"{info['corpus']}: {info['clips']} clips, {info['speakers']} speakers"
+        f"{info['corpus']}: {count_noun(info['clips'], 'clip')}, "
+        f"{count_noun(info['speakers'], 'speaker')}"
         + (f" in {info['root']}" if info["root"] else "")
-        + (f", {info['skipped']} files skipped" if info["skipped"] else ""),
+        + (f", {count_noun(info['skipped'], 'file')} skipped"
+           if info["skipped"] else ""),
         "  ".join(h.ljust(w) if i == 0 else h.rjust(w)
                   for i, (h, w) in enumerate(zip(header, widths))),
     ]

@@ -46,7 +46,7 @@ def test_describe_errors_are_one_line(tmp_path):
     result = CliRunner().invoke(
         main, ["describe", "--corpus", "emodb", "--data", str(root), "--skip-invalid"]
     )
-    assert result.exit_code == 0 and "1 files skipped" in result.output
+    assert result.exit_code == 0 and "1 file skipped" in result.output
 
 
 def test_train_on_emodb_end_to_end(tmp_path):

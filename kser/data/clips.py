@@ -21,6 +21,7 @@ from kser.data.audio import read_bytes
 from kser.data.audio import rms
 from kser.errors import DataError
 from kser.models.waveform import normalize_waveform
+from kser.text import count_noun
 
 # RAVDESS speech clips last about 3 to 5 s, so 6 s keeps every clip whole
 # while bounding memory and compute for longer user audio.
@@ -250,7 +251,10 @@ def load_clips(files, labels=None, preprocessing=None, progress=False, workers=N
     preprocessing = preprocessing or Preprocessing()
     files = list(files)
     if labels is not None and len(labels) != len(files):
-        raise DataError(f"{len(files)} files but {len(labels)} labels")
+        raise DataError(
+            f"{count_noun(len(files), 'file')} but "
+            f"{count_noun(len(labels), 'label')}"
+        )
     described = []
     for i, item in enumerate(files):
         path, label, actor = _describe(item)

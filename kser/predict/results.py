@@ -5,26 +5,13 @@ import dataclasses
 
 import numpy as np
 
+from kser.text import count_noun  # noqa: F401 (re-exported)
+
 # A clip whose peak (after removing any DC offset) is below this is silent:
 # -80 dBFS, about 3 steps of 16-bit audio, below any microphone's noise
 # floor. The model normalises each clip to unit variance, so it would score
 # the dither or rounding noise of such a clip as if it were speech.
 SILENT_PEAK = 1e-4
-
-
-def count_noun(count, noun, plural=None):
-    """`"1 file"`, `"2 files"`: a count with its noun in the right number.
-
-    Args:
-        count: int.
-        noun: str. The singular.
-        plural: str or None. The plural (default: `noun + "s"`).
-
-    Returns:
-        str.
-    """
-    word = noun if count == 1 else (plural or noun + "s")
-    return f"{count} {word}"
 
 
 def peak_level(waveform):

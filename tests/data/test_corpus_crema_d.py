@@ -163,7 +163,7 @@ def test_bad_file_in_tree_errors_or_is_skipped(tmp_path):
     index, warning = one_warning(lambda: index_crema_d(root, skip_invalid=True))
     assert len(index) == 2 and len(index.skipped) == 1
     assert index.skipped[0].endswith("notes.wav")
-    assert "skipped 1 files" in warning and "\n" not in warning
+    assert "skipped 1 file not named" in warning and "\n" not in warning
 
 
 def test_missing_empty_and_wrong_roots(tmp_path):

@@ -145,7 +145,7 @@ def test_bad_file_in_tree_errors_or_is_skipped(tmp_path):
     assert "skip_invalid=True" in message and "\n" not in message
     index, warning = one_warning(lambda: index_emodb(root, skip_invalid=True))
     assert [u.name for u in index] == ["03a01Fa.wav", "08b10Wc.wav"]
-    assert len(index.skipped) == 1 and "skipped 1 files" in warning
+    assert len(index.skipped) == 1 and "skipped 1 file not named" in warning
 
 
 def test_missing_empty_and_wrong_roots(tmp_path):

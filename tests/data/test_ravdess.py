@@ -157,7 +157,7 @@ def test_index_bad_name_is_an_error_or_skipped(tmp_path):
     with pytest.warns(UserWarning, match="copy"):
         index = index_ravdess(tmp_path, skip_invalid=True)
     assert len(index) == 60 and index.skipped == (str(bad),)
-    assert "skipped 1 files" in index.report()
+    assert "skipped 1 file with other names" in index.report()
 
 
 def test_index_ignores_non_wav_and_hidden_files(tmp_path):

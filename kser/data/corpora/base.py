@@ -23,6 +23,7 @@ import os
 
 from kser.errors import DataError
 from kser.labels import check_label
+from kser.text import count_noun
 
 
 def speaker_key(speaker):
@@ -159,8 +160,9 @@ class CorpusIndex:
 
     def __repr__(self):
         return (
-            f"{type(self).__name__}({len(self)} clips, "
-            f"{len(self.speakers)} speakers, corpus={self.corpus!r})"
+            f"{type(self).__name__}({count_noun(len(self), 'clip')}, "
+            f"{count_noun(len(self.speakers), 'speaker')}, "
+            f"corpus={self.corpus!r})"
         )
 
     @property
@@ -201,7 +203,8 @@ class CorpusIndex:
         )
         counts = list(self.speaker_counts().values())
         lines = [
-            f"{corpus}{len(self)} clips from {len(counts)} speakers{where}",
+            f"{corpus}{count_noun(len(self), 'clip')} from "
+            f"{count_noun(len(counts), 'speaker')}{where}",
             f"labels: {labels}",
         ]
         if counts:
@@ -209,7 +212,7 @@ class CorpusIndex:
                 f"clips per speaker: {min(counts)} to {max(counts)}"
             )
         if self.skipped:
-            lines.append(f"skipped {len(self.skipped)} files")
+            lines.append(f"skipped {count_noun(len(self.skipped), 'file')}")
         return "\n".join(lines)
 
 
@@ -265,7 +268,7 @@ class Corpus:
 
     def __repr__(self):
         return (
-            f"Corpus({self.name!r}, {len(self.label_names)} labels, "
+            f"Corpus({self.name!r}, {count_noun(len(self.label_names), 'label')}, "
             f"protocols={list(self.protocols)})"
         )
 

@@ -42,6 +42,7 @@ from kser.data.corpora.base import check_root
 from kser.data.corpora.base import wav_files
 from kser.errors import DataError
 from kser.labels import CANONICAL_LABELS
+from kser.text import count_noun
 
 NAME = "crema_d"
 AUDIO_DIR = "AudioWAV"
@@ -239,8 +240,8 @@ def index_crema_d(root, skip_invalid=False, demographics=True):
         clips.append(Utterance(path, label, actor, metadata))
     if skipped:
         warnings.warn(
-            f"{NAME}: skipped {len(skipped)} files whose names are not CREMA-D "
-            f"names ({_HINT})",
+            f"{NAME}: skipped {count_noun(len(skipped), 'file')} not named "
+            f"in CREMA-D's pattern ({_HINT})",
             stacklevel=2,
         )
     if not clips:

@@ -43,6 +43,7 @@ from kser.data.corpora.base import check_root
 from kser.data.corpora.base import wav_files
 from kser.errors import DataError
 from kser.labels import CANONICAL_LABELS
+from kser.text import count_noun
 
 NAME = "emodb"
 AUDIO_DIR = "wav"
@@ -191,8 +192,8 @@ def index_emodb(root, skip_invalid=False):
         clips.append(Utterance(path, label, speaker, metadata))
     if skipped:
         warnings.warn(
-            f"{NAME}: skipped {len(skipped)} files whose names are not EmoDB "
-            f"names ({_HINT})",
+            f"{NAME}: skipped {count_noun(len(skipped), 'file')} not named "
+            f"in EmoDB's pattern ({_HINT})",
             stacklevel=2,
         )
     if not clips:

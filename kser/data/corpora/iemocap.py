@@ -45,6 +45,7 @@ from kser.data.corpora.base import CorpusIndex
 from kser.data.corpora.base import Utterance
 from kser.data.folds import Fold
 from kser.errors import DataError
+from kser.text import count_noun
 
 SESSIONS = (1, 2, 3, 4, 5)
 GENDERS = {"F": "female", "M": "male"}
@@ -103,11 +104,15 @@ class IemocapIndex(CorpusIndex):
         if self.excluded:
             shown = ", ".join(f"{c} {n}" for c, n in self.excluded.items())
             lines.append(
-                f"left out {sum(self.excluded.values())} utterances by "
-                f"code: {shown}"
+                f"left out {count_noun(sum(self.excluded.values()), 'utterance')}"
+                f" by code: {shown}"
             )
         if self.missing_audio:
-            lines.append(f"{self.missing_audio} labelled utterances have no wav")
+            have = "has" if self.missing_audio == 1 else "have"
+            lines.append(
+                f"{count_noun(self.missing_audio, 'labelled utterance')} {have} "
+                "no wav"
+            )
         return "\n".join(lines)
 
 

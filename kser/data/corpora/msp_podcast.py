@@ -44,6 +44,7 @@ from kser.data.corpora.base import Utterance
 from kser.data.corpora.base import speaker_key
 from kser.data.folds import Fold
 from kser.errors import DataError
+from kser.text import count_noun
 
 CODES = {
     "A": "angry", "S": "sad", "H": "happy", "U": "surprised",
@@ -89,10 +90,13 @@ class MspPodcastIndex(CorpusIndex):
         lines = [super().report()]
         if self.excluded:
             shown = ", ".join(f"{c} {n}" for c, n in self.excluded.items())
-            lines.append(f"left out {sum(self.excluded.values())} rows by "
-                         f"code: {shown}")
+            left_out = count_noun(sum(self.excluded.values()), "row")
+            lines.append(f"left out {left_out} by code: {shown}")
         if self.unlabelled:
-            lines.append(f"{self.unlabelled} wav files have no label row")
+            have = "has" if self.unlabelled == 1 else "have"
+            lines.append(
+                f"{count_noun(self.unlabelled, 'wav file')} {have} no label row"
+            )
         return "\n".join(lines)
 
 

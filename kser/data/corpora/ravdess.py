@@ -20,6 +20,7 @@ from kser.data.corpora.base import Corpus
 from kser.data.corpora.base import CorpusIndex
 from kser.errors import DataError
 from kser.labels import PAPER_EMOTIONS
+from kser.text import count_noun
 
 # Emotion names in code order: code 01 is "neutral", label 0; the paper's
 # classes, `kser.labels.PAPER_EMOTIONS`.
@@ -247,8 +248,8 @@ class RavdessIndex(CorpusIndex):
 
     def __repr__(self):
         return (
-            f"RavdessIndex({len(self.files)} files, "
-            f"{len(self.actors)} actors, layout={self.layout!r})"
+            f"RavdessIndex({count_noun(len(self.files), 'file')}, "
+            f"{count_noun(len(self.actors), 'actor')}, layout={self.layout!r})"
         )
 
     @property
@@ -317,12 +318,14 @@ class RavdessIndex(CorpusIndex):
             return
         missing = self.missing_speech_clips()
         where = self.root or "the index"
-        detail = f"{len(self.files)} files"
+        detail = count_noun(len(self.files), "file")
         if missing:
             shown = ", ".join(missing[:3]) + (
                 ", ..." if len(missing) > 3 else ""
             )
-            detail += f", {len(missing)} speech clips missing ({shown})"
+            detail += (
+                f", {count_noun(len(missing), 'speech clip')} missing ({shown})"
+            )
         raise DataError(
             f"{where}: not the complete RAVDESS speech set ({detail}; expected "
             f"{NUM_ACTORS} actors x {CLIPS_PER_ACTOR} = {NUM_SPEECH_CLIPS}); "
@@ -333,7 +336,8 @@ class RavdessIndex(CorpusIndex):
         """str. A short human-readable summary with per-actor counts."""
         counts = self.actor_counts()
         lines = [
-            f"{len(self.files)} clips from {len(self.actors)} actors "
+            f"{count_noun(len(self.files), 'clip')} from "
+            f"{count_noun(len(self.actors), 'actor')} "
             f"({self.layout} layout) in {self.root}",
         ]
         cells = [f"{actor:02d}:{counts[actor]:3d}" for actor in ACTORS]
@@ -351,7 +355,10 @@ class RavdessIndex(CorpusIndex):
             shown = ", ".join(f"{a:02d} ({counts[a]})" for a in incomplete)
             lines.append(f"actors without {CLIPS_PER_ACTOR} clips: {shown}")
         if self.skipped:
-            lines.append(f"skipped {len(self.skipped)} files with other names")
+            lines.append(
+                f"skipped {count_noun(len(self.skipped), 'file')} with other "
+                "names"
+            )
         return "\n".join(lines)
 
 

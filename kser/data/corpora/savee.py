@@ -35,6 +35,7 @@ from kser.data.corpora.base import check_root
 from kser.data.corpora.base import wav_files
 from kser.errors import DataError
 from kser.labels import CANONICAL_LABELS
+from kser.text import count_noun
 
 NAME = "savee"
 AUDIO_EXTENSION = ".wav"
@@ -231,8 +232,8 @@ def index_savee(root, skip_invalid=False, layout=None):
         clips.append(Utterance(path, label, speaker, metadata))
     if skipped:
         warnings.warn(
-            f"{NAME}: skipped {len(skipped)} files whose names or places do not "
-            f"follow SAVEE ({_HINTS[layout]})",
+            f"{NAME}: skipped {count_noun(len(skipped), 'file')} not named or "
+            f"placed as in SAVEE ({_HINTS[layout]})",
             stacklevel=2,
         )
     if not clips:

@@ -33,6 +33,7 @@ from kser.data.corpora.base import check_root
 from kser.data.corpora.base import wav_files
 from kser.errors import DataError
 from kser.labels import CANONICAL_LABELS
+from kser.text import count_noun
 
 NAME = "tess"
 AUDIO_EXTENSION = ".wav"
@@ -179,8 +180,8 @@ def index_tess(root, skip_invalid=False):
         clips.append(Utterance(path, label, speaker, metadata))
     if skipped:
         warnings.warn(
-            f"{NAME}: skipped {len(skipped)} files whose names or folders do "
-            f"not follow TESS ({_HINT})",
+            f"{NAME}: skipped {count_noun(len(skipped), 'file')} not named or "
+            f"placed as in TESS ({_HINT})",
             stacklevel=2,
         )
     if not clips:

@@ -17,6 +17,7 @@ import struct
 import numpy as np
 
 from kser.errors import ConversionError
+from kser.text import count_noun
 
 CONFIG_FILE = "config.json"
 PREPROCESSOR_CONFIG_FILE = "preprocessor_config.json"
@@ -264,6 +265,7 @@ class CheckpointWeights:
         if unknown:
             shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
             raise ConversionError(
-                f"checkpoint has {len(unknown)} tensors {port_name} does "
+                f"checkpoint has {count_noun(len(unknown), 'tensor')} "
+                f"{port_name} does "
                 f"not use: {shown}"
             )

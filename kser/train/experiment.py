@@ -330,6 +330,7 @@ class Experiment:
         import keras
 
         train_files, val_files, test_files = splits
+        _fit.announce(self, config, fold, len(train_files))
         keras.utils.set_random_seed(config.seed)
         train = _fit.train_cached if config.mode == "cached" else _fit.train_online
         head, best, test_logits, y_test = train(self, config, splits)

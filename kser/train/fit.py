@@ -30,6 +30,23 @@ FRAME_BUCKET = 25
 ONLINE_PAD_SECONDS = 0.5
 
 
+def announce(experiment, config, fold, num_clips):
+    """Print which variant and fold the Keras epoch lines that follow are of.
+
+    One line, `VARIANT fold K: training (N clips)`, when the experiment
+    shows progress.
+
+    Args:
+        experiment: `Experiment`. Its `progress` says whether to print.
+        config: `TrainConfig`. Its variant name is printed.
+        fold: `Fold`. Its `index` is printed.
+        num_clips: int. The fold's training clips.
+    """
+    if experiment.progress:
+        print(f"{config.name} fold {fold.index}: training ({num_clips} clips)",
+              flush=True)
+
+
 def best_weights_callback():
     """A callback keeping the best epoch's weights on validation, in memory.
 

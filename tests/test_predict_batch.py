@@ -279,6 +279,12 @@ def test_library_batch_and_silence(model, batch_dir):  # noqa: F811
     (failure,) = batch.failures
     assert failure.path == str(batch_dir / "c_corrupt.wav")
     assert failure.message == f"{failure.path}: {failure.reason}"
+    # Failures come in input order, whatever stage found them.
+    missing = str(batch_dir / "nowhere.wav")
+    for inputs in ([missing, batch_dir], [batch_dir, missing]):
+        failed = [f.path for f in predict_batch(model, inputs).failures]
+        expected = [failure.path, missing]
+        assert failed == (expected if inputs[0] == batch_dir else expected[::-1])
     with pytest.raises(AudioError, match="c_corrupt.wav: cannot decode"):
         predict_files(model, [batch_dir])
     with pytest.raises(AudioError, match="c_corrupt.wav: cannot decode"):

@@ -52,8 +52,9 @@ def expand_inputs(paths, extensions=AUDIO_EXTENSIONS, fail_fast=False):
         fail_fast: bool. Raise at the first bad input instead.
 
     Returns:
-        `(files, failures)`: list of str, and list of `(path, DataError)`
-        pairs in input order.
+        list of `(path, error)` pairs in input order (folder contents
+        sorted, duplicates dropped): `error` is None for an audio file to
+        score, else the `DataError` of a bad input.
 
     Raises:
         DataError: no paths at all; with `fail_fast`, the first bad input.
@@ -63,8 +64,7 @@ def expand_inputs(paths, extensions=AUDIO_EXTENSIONS, fail_fast=False):
     paths = [os.fspath(p) for p in paths]
     if not paths:
         raise DataError("no audio files given (no paths)")
-    files = []
-    failures = []
+    entries = []
     seen = set()
     for path in paths:
         if os.path.isdir(path):
@@ -80,13 +80,13 @@ def expand_inputs(paths, extensions=AUDIO_EXTENSIONS, fail_fast=False):
         if error is not None:
             if fail_fast:
                 raise error
-            failures.append((path, error))
+            entries.append((path, error))
         for file in found:
             key = os.path.realpath(file)
             if key not in seen:
                 seen.add(key)
-                files.append(file)
-    return files, failures
+                entries.append((file, None))
+    return entries
 
 
 def find_audio_files(paths, extensions=AUDIO_EXTENSIONS):
@@ -113,7 +113,10 @@ def find_audio_files(paths, extensions=AUDIO_EXTENSIONS):
     for path in paths:
         if not os.path.exists(path):
             raise DataError(f"{path}: no such file or folder")
-    files = expand_inputs(paths, extensions)[0] if paths else []
+    files = [
+        path for path, error in (expand_inputs(paths, extensions) if paths else [])
+        if error is None
+    ]
     if not files:
         shown = ", ".join(paths) or "(no paths given)"
         raise DataError(

@@ -267,11 +267,13 @@ def predict_batch(
     _check_windowing(window_seconds, hop_seconds, batch_size)
     if not hasattr(model, "predict_on_batch"):
         resolve_model_path(model)  # Fail fast, before any audio is read.
-    files, bad_inputs = expand_inputs(paths, fail_fast=fail_fast)
+    entries = expand_inputs(paths, fail_fast=fail_fast)
+    files = [path for path, error in entries if error is None]
     failures = {
-        path: FileFailure.from_error(path, error) for path, error in bad_inputs
+        path: FileFailure.from_error(path, error)
+        for path, error in entries
+        if error is not None
     }
-    order = [path for path, _ in bad_inputs]
 
     def fail(path, error):
         if fail_fast:
@@ -337,10 +339,9 @@ def predict_batch(
     finally:
         if bar is not None:
             bar.close()
-    order += files
     return PredictionBatch(
         results=[results[p] for p in files if p in results],
-        failures=[failures[p] for p in order if p in failures],
+        failures=[failures[p] for p, _ in entries if p in failures],
     )
 
 

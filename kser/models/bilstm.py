@@ -38,6 +38,36 @@ def _gates(acts):
     return ops.split(acts, 4, axis=-1)
 
 
+def _cell(zt, mt, h, c, recurrent):
+    """One step of both directions: Keras' LSTM cell, then Keras' masking
+    (a masked step keeps the previous state). Returns the new `h`, `c` and
+    the activated gates."""
+    i, f, g, o = _gates(zt + ops.matmul(h, recurrent))
+    i, f, g, o = ops.sigmoid(i), ops.sigmoid(f), ops.tanh(g), ops.sigmoid(o)
+    new_c = f * c + i * g
+    new_h = o * ops.tanh(new_c)
+    valid = mt > 0
+    new_h = ops.where(valid, new_h, h)
+    new_c = ops.where(valid, new_c, c)
+    return new_h, new_c, (i, f, g, o)
+
+
+def _recurrence_inference(z, mask, recurrent, unroll):
+    """`_recurrence` without residuals or a custom gradient (autodiff
+    still works through it, more slowly)."""
+    batch, units = ops.shape(z)[2], ops.shape(recurrent)[1]
+    zeros = ops.zeros((2, batch, units), dtype=z.dtype)
+
+    def step(carry, x):
+        h, c = carry
+        zt, mt = x
+        new_h, new_c, _ = _cell(zt, mt, h, c, recurrent)
+        return (new_h, new_c), None
+
+    (h, _), _ = ops.scan(step, (zeros, zeros), (z, mask), unroll=unroll)
+    return h
+
+
 def _recurrence(z, mask, recurrent, unroll):
     """Both directions' LSTM recurrence over precomputed input projections,
     with a hand-written backward pass (BPTT).
@@ -69,14 +99,8 @@ def _recurrence(z, mask, recurrent, unroll):
         def step(carry, x):
             h, c, _ = carry
             zt, mt = x
-            i, f, g, o = _gates(zt + ops.matmul(h, recurrent))
-            i, f, g, o = ops.sigmoid(i), ops.sigmoid(f), ops.tanh(g), ops.sigmoid(o)
-            new_c = f * c + i * g
-            new_h = o * ops.tanh(new_c)
-            valid = mt > 0
-            new_h = ops.where(valid, new_h, h)
-            new_c = ops.where(valid, new_c, c)
-            acts = ops.concatenate([i, f, g, o], axis=-1)
+            new_h, new_c, gates = _cell(zt, mt, h, c, recurrent)
+            acts = ops.concatenate(gates, axis=-1)
             return (new_h, new_c, acts), (h, c, acts)
 
         init = (zeros, zeros, ops.zeros_like(z[0]))
@@ -130,6 +154,7 @@ def bidirectional_lstm(
     forward_weights,
     backward_weights,
     unroll=1,
+    training=True,
 ):
     """The forward and backward final states of a masked bidirectional LSTM.
 
@@ -145,6 +170,9 @@ def bidirectional_lstm(
             direction, shapes `(features, 4u)`, `(u, 4u)`, `(4u,)`.
         backward_weights: the same for the backward direction.
         unroll: int. Steps unrolled per loop iteration of the scan.
+        training: bool. True: keep what the hand-written backward pass
+            needs (a train step); False: a lean forward loop (inference;
+            autodiff still gives the same gradients, more slowly).
 
     Returns:
         Tensor `(batch, 2u)`: `concat(forward final h, backward final h)`.
@@ -169,7 +197,8 @@ def bidirectional_lstm(
         mask = ops.cast(mask, dtype)
         m = ops.stack([mask, ops.flip(mask, axis=1)], axis=0)  # (2, b, T)
         m = ops.transpose(m, (2, 0, 1))  # (T, 2, b)
-    h = _recurrence(z, m[..., None], recurrent, unroll)
+    recurrence = _recurrence if training else _recurrence_inference
+    h = recurrence(z, m[..., None], recurrent, unroll)
     return ops.concatenate([h[0], h[1]], axis=-1)
 
 
@@ -235,6 +264,7 @@ class Bidirectional(keras.layers.Bidirectional):
             (fwd.kernel, fwd.recurrent_kernel, fwd.bias),
             (bwd.kernel, bwd.recurrent_kernel, bwd.bias),
             unroll=self.unroll,
+            training=bool(training),
         )
 
     def get_config(self):

@@ -1,5 +1,8 @@
 """kser's Bidirectional LSTM against keras.layers.Bidirectional(LSTM)."""
 
+import json
+import zipfile
+
 import h5py
 import keras
 import numpy as np
@@ -35,7 +38,7 @@ def _pair(seed=0):
     return fast, slow
 
 
-def _value_and_grads(layer, x, mask, cotangent):
+def _value_and_grads(layer, x, mask, cotangent, training):
     """`sum(layer(x, mask) * cotangent)` and its gradients with respect to
     `x` and every trainable weight, with the backend's autodiff."""
     backend = keras.backend.backend()
@@ -44,7 +47,8 @@ def _value_and_grads(layer, x, mask, cotangent):
         import jax
 
         def loss(values, x):
-            out, _ = layer.stateless_call(values, fixed, x, mask=mask)
+            out, _ = layer.stateless_call(values, fixed, x, mask=mask,
+                                          training=training)
             return (out * cotangent).sum(), out
 
         values = [w.value for w in weights]
@@ -59,14 +63,14 @@ def _value_and_grads(layer, x, mask, cotangent):
         x = tf.constant(x)
         with tf.GradientTape() as tape:
             tape.watch(x)
-            out = layer(x, mask=mask)
+            out = layer(x, mask=mask, training=training)
             loss = tf.reduce_sum(out * cotangent)
         grads = tape.gradient(loss, [x] + weights)
     elif backend == "torch":
         import torch
 
         x = torch.tensor(x, requires_grad=True)
-        out = layer(x, mask=torch.tensor(mask))
+        out = layer(x, mask=torch.tensor(mask), training=training)
         loss = (out * torch.tensor(cotangent)).sum()
         grads = torch.autograd.grad(loss, [x] + [w.value for w in weights])
     else:
@@ -91,15 +95,18 @@ def test_weights_and_initializers_match_keras():
     np.testing.assert_array_equal(np.delete(bias, np.s_[UNITS:2 * UNITS]), 0.0)
 
 
+@pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("masked", [True, False])
-def test_outputs_and_gradients_match_keras(masked):
+def test_outputs_and_gradients_match_keras(masked, training):
+    """training=True: the hand-written backward pass; False: autodiff
+    through the inference loop."""
     fast, slow = _pair()
     x, mask = _inputs()
     mask = mask if masked else np.ones_like(mask)
     cotangent = np.random.default_rng(5).standard_normal(
         (BATCH, 2 * UNITS)).astype("float32")
-    out_fast, grads_fast = _value_and_grads(fast, x, mask, cotangent)
-    out_slow, grads_slow = _value_and_grads(slow, x, mask, cotangent)
+    out_fast, grads_fast = _value_and_grads(fast, x, mask, cotangent, training)
+    out_slow, grads_slow = _value_and_grads(slow, x, mask, cotangent, training)
     assert out_fast.shape == (BATCH, 2 * UNITS)
     np.testing.assert_allclose(out_fast, out_slow, atol=1e-5, rtol=0)
     names = ["inputs"] + [w.path for w in fast.trainable_variables]
@@ -180,3 +187,41 @@ def test_saved_head_round_trips(impl, tmp_path):
     assert type(loaded.get_layer("bilstm")) is type(head.get_layer("bilstm"))
     np.testing.assert_allclose(_logits(loaded, x, mask), _logits(head, x, mask),
                                atol=1e-6)
+
+
+def test_classifier_saved_with_keras_layer_loads_with_the_fast_one(tmp_path):
+    """A `.keras` classifier saved before the fast layer (its head_args
+    without `lstm_impl`, its head Keras' Bidirectional) loads with kser's
+    layer and the same weights: the same logits."""
+    from kser.models import EmotionClassifier
+    from kser.models import HubertBackbone
+    from tests.models.helpers import TINY_BACKBONE
+
+    keras.utils.set_random_seed(0)
+    model = EmotionClassifier(HubertBackbone(**TINY_BACKBONE), head="lstm",
+                              head_args={"lstm_units": UNITS, "lstm_impl": "keras"})
+    head = model.head
+    rng = np.random.default_rng(3)
+    head.set_weights([0.5 * rng.standard_normal(w.shape).astype("float32")
+                      for w in head.get_weights()])
+    x = {"waveform": (0.1 * rng.standard_normal((2, 3200))).astype("float32"),
+         "padding_mask": np.ones((2, 3200), "int32")}
+    x["padding_mask"][1, 1600:] = 0
+    expected = keras.ops.convert_to_numpy(model.predict_on_batch(x))
+    saved = str(tmp_path / "new.keras")
+    model.save(saved)
+    old = str(tmp_path / "old.keras")
+    with zipfile.ZipFile(saved) as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                assert config["config"]["head_args"].pop("lstm_impl") == "keras"
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+    loaded = keras.saving.load_model(old)
+    assert isinstance(loaded.head.get_layer("bilstm"), Bidirectional)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded.predict_on_batch(x)), expected, atol=1e-5)
+    assert type(keras.saving.load_model(saved).head.get_layer("bilstm")) is (
+        keras.layers.Bidirectional)

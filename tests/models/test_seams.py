@@ -136,7 +136,8 @@ def test_normalization_agrees_across_numpy_and_keras():
 
 def test_head_registry(monkeypatch):
     assert set(HEADS) >= {"dense", "lstm"}
-    assert head_defaults("lstm") == {"lstm_units": 256, "dropout": 0.2}
+    assert head_defaults("lstm") == {"lstm_units": 256, "dropout": 0.2,
+                                     "lstm_impl": "fast"}
     # Arguments of another head are ignored; unknown ones are errors.
     head = build_head("dense", feature_dim=8, num_classes=3, hidden_units=4,
                       lstm_units=5)

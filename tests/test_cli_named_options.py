@@ -64,7 +64,7 @@ def test_train_skip_invalid_is_the_option_its_error_names(tmp_path):
     stray = root / "Actor_01" / "notes.wav"
     stray.write_bytes(next((root / "Actor_01").iterdir()).read_bytes())
     out = tmp_path / "run"
-    args = ["train", "--data", str(root), "--preset", "no_such_preset",
+    args = ["train", "--data", str(root), "--fold", "1", "--preset", "no_such_preset",
             "--out", str(out)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "notes.wav" in result.output

@@ -248,8 +248,8 @@ def check_fold_speakers(folds, index, allow_missing=False):
         shown = parts[:4] + ([f"{len(parts) - 4} more"] if len(parts) > 4 else [])
         raise DataError(
             "; ".join(shown) + f"{where} (the corpus is incomplete: restore "
-            "those speakers, or allow it with --allow-missing-speakers / "
-            "allow_missing_speakers=True)"
+            "those speakers, or allow it with allow_missing_speakers=True; "
+            "kser train/cv: --allow-missing-speakers)"
         )
     return missing
 

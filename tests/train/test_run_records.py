@@ -260,7 +260,7 @@ def test_failing_runs_leave_nothing(corpus, run_copy, tmp_path, monkeypatch):
     # nothing trained, run_config.json unchanged, no fold folder.
     out, cache = run_copy
     config = (out / "run_config.json").read_bytes()
-    with pytest.raises(KserError, match="no training or test clips"):
+    with pytest.raises(KserError, match="paper-3: no test clips of actor 07, actor 08"):
         _train(corpus, out, variants=("dense-aug",), folds=(1, 3), cache=cache)
     assert (out / "run_config.json").read_bytes() == config
     assert not (out / "dense-aug").exists()

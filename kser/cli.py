@@ -329,9 +329,12 @@ def report(run_dir):
               help="Override a config value, e.g. --set train.epochs=3 "
               "(dotted keys, JSON values; repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--allow-missing-speakers", is_flag=True,
+              help="Run folds whose validation or test speakers have no "
+              "clips (they are listed in the results).")
 @backend_option
 def recipe(recipe_dir, smoke, data, preset, out, run_dir, folds, variants,
-           cache_dir, jobs, overrides, quiet, backend):
+           cache_dir, jobs, overrides, quiet, allow_missing_speakers, backend):
     """Run a recipe folder of recipes/ and write its RESULTS.md.
 
     RECIPE_DIR holds config.json (its own keys over a shared base config).
@@ -344,6 +347,7 @@ def recipe(recipe_dir, smoke, data, preset, out, run_dir, folds, variants,
     given = [("--smoke", smoke), ("--data", data), ("--preset", preset),
              ("--out", out), ("--run", run_dir), ("--folds", folds),
              ("--variants", variants), ("--cache-dir", cache_dir),
+             ("--allow-missing-speakers", allow_missing_speakers),
              ("--jobs", jobs if jobs != 1 else None)]
     command = " ".join(
         ["kser recipe", recipe_dir]
@@ -353,7 +357,8 @@ def recipe(recipe_dir, smoke, data, preset, out, run_dir, folds, variants,
     )
     run_recipe(recipe_dir, smoke=smoke, data=data, preset=preset, out=out,
                folds=folds, variants=variants, run=run_dir, cache_dir=cache_dir,
-               jobs=jobs, quiet=quiet, overrides=overrides, command=command)
+               jobs=jobs, quiet=quiet, overrides=overrides, command=command,
+               allow_missing_speakers=allow_missing_speakers)
 
 
 @main.command()

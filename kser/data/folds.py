@@ -249,7 +249,7 @@ def check_fold_speakers(folds, index, allow_missing=False):
         raise DataError(
             "; ".join(shown) + f"{where} (the corpus is incomplete: restore "
             "those speakers, or allow it with allow_missing_speakers=True; "
-            "kser train/cv: --allow-missing-speakers)"
+            "kser train/cv/recipe: --allow-missing-speakers)"
         )
     return missing
 

@@ -155,6 +155,7 @@ def run_recipe(
     quiet=False,
     overrides=(),
     command=None,
+    allow_missing_speakers=False,
 ):
     """Run one recipe and write its RESULTS.md.
 
@@ -175,6 +176,9 @@ def run_recipe(
         quiet: bool. No progress output.
         overrides: list of str. `key=value` overrides of the config.
         command: str or None. The command line, for RESULTS.md.
+        allow_missing_speakers: bool. Run folds whose validation or test
+            speakers have no clips (see `kser.data.folds.check_fold_speakers`);
+            smoke runs always allow it.
 
     Returns:
         str. The path of the RESULTS.md written.
@@ -224,7 +228,7 @@ def run_recipe(
         progress=not quiet,
         jobs=jobs,
         # Smoke corpora hold a few speakers; a real run needs them all.
-        allow_missing_speakers=smoke,
+        allow_missing_speakers=smoke or allow_missing_speakers,
     )
     names = [c.name for c in configs]
     results = [

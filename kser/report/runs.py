@@ -78,6 +78,21 @@ def file_record(path):
     return {"sha256": digest.hexdigest(), "bytes": size}
 
 
+def file_records(fold_dir, names):
+    """dict. `file_record` of each named file of a fold that exists.
+
+    Args:
+        fold_dir: str. The fold folder.
+        names: list of str. Files relative to it, `/`-separated.
+    """
+    records = {}
+    for name in names:
+        path = os.path.join(fold_dir, *name.split("/"))
+        if os.path.isfile(path):
+            records[name] = file_record(path)
+    return records
+
+
 def check_files(fold_dir, result):
     """The first damaged file a fold's `result.json` lists, or None.
 
@@ -139,12 +154,7 @@ def write_result(fold_dir, result, files=None):
         str. The path written.
     """
     if files is not None:
-        records = {}
-        for name in files:
-            path = os.path.join(fold_dir, *name.split("/"))
-            if os.path.isfile(path):
-                records[name] = file_record(path)
-        result = {**result, "files": records}
+        result = {**result, "files": file_records(fold_dir, files)}
     return atomic_write_json(os.path.join(fold_dir, RESULT_FILE), result)
 
 

@@ -37,6 +37,7 @@ from kser.report import write_metrics
 from kser.report.metrics import softmax
 from kser.report.runs import CROSS_FILES
 from kser.report.runs import check_files
+from kser.report.runs import file_records
 from kser.report.runs import FOLD_FILES
 from kser.report.runs import RESULT_FILE  # noqa: F401  (re-exported)
 from kser.report.runs import collect_results  # noqa: F401  (re-exported)
@@ -301,8 +302,9 @@ class Experiment:
             files = [*FOLD_FILES, *(["model.keras"] if save_model else [])]
             for name in result.get("cross_corpus", {}):
                 files += [f"{_cross.CROSS_DIR}/{name}/{f}" for f in CROSS_FILES]
+            result["files"] = file_records(fold_dir, files)
             # Written last: its presence marks the fold finished.
-            write_result(fold_dir, result, files=files)
+            write_result(fold_dir, result)
         except BaseException:
             if fold_dir in created:
                 shutil.rmtree(fold_dir, ignore_errors=True)
@@ -560,9 +562,9 @@ def run_training(
     chosen = [f for f in get_folds(configs[0].protocol, corpus=corpus, index=index)
               if not folds or f.index in folds]
     check_fold_speakers(chosen, index, allow_missing=allow_missing_speakers)
-    if progress and chosen:
-        print(fold_speaker_report(chosen, index), flush=True)
     with _records.run_folder(out_dir) as run:
+        if progress and chosen:  # after the lock: a locked folder says only that
+            print(fold_speaker_report(chosen, index), flush=True)
         if backbone is None:
             backbone, normalize = load_backbone(configs[0].preset, configs[0].dtype)
         experiment = Experiment(

@@ -38,10 +38,13 @@ def _gates(acts):
     return ops.split(acts, 4, axis=-1)
 
 
-def _cell(zt, mt, h, c, recurrent):
+def _cell(x, h, c, recurrent):
     """One step of both directions: Keras' LSTM cell, then Keras' masking
-    (a masked step keeps the previous state). Returns the new `h`, `c` and
-    the activated gates."""
+    (a masked step keeps the previous state). `x` is the step's input
+    projections `(2, batch, 4u)` with the mask as one more channel. Returns
+    the new `h`, `c` and the activated gates."""
+    units = recurrent.shape[1]
+    zt, mt = x[..., : 4 * units], x[..., 4 * units :]
     i, f, g, o = _gates(zt + ops.matmul(h, recurrent))
     i, f, g, o = ops.sigmoid(i), ops.sigmoid(f), ops.tanh(g), ops.sigmoid(o)
     new_c = f * c + i * g
@@ -52,19 +55,22 @@ def _cell(zt, mt, h, c, recurrent):
     return new_h, new_c, (i, f, g, o)
 
 
-def _recurrence_inference(z, mask, recurrent, unroll):
+def _recurrence_inference(z, mask, recurrent):
     """`_recurrence` without residuals or a custom gradient (autodiff
     still works through it, more slowly)."""
     batch, units = ops.shape(z)[2], ops.shape(recurrent)[1]
     zeros = ops.zeros((2, batch, units), dtype=z.dtype)
 
-    def step(carry, x):
-        h, c = carry
-        zt, mt = x
-        new_h, new_c, _ = _cell(zt, mt, h, c, recurrent)
-        return (new_h, new_c), None
+    xs = ops.concatenate([z, mask], axis=-1)
 
-    (h, _), _ = ops.scan(step, (zeros, zeros), (z, mask), unroll=unroll)
+    # A plain while loop (not `scan`, whose tensorflow form tf2onnx cannot
+    # convert): this is the loop exported models run.
+    def step(t, carry):
+        h, c = carry
+        new_h, new_c, _ = _cell(xs[t], h, c, recurrent)
+        return new_h, new_c
+
+    h, _ = ops.fori_loop(0, ops.shape(z)[0], step, (zeros, zeros))
     return h
 
 
@@ -93,18 +99,23 @@ def _recurrence(z, mask, recurrent, unroll):
         batch, units = ops.shape(z)[2], ops.shape(recurrent)[1]
         zeros = ops.zeros((2, batch, units), dtype=z.dtype)
 
-        # Each scan's carry and per-step output have one structure and
-        # shapes (the carry's last slot is unused; the backward scan's
-        # output repeats its carry), as Keras' tensorflow scan wants.
+        # Keras' tensorflow scan wants one tensor to scan over (with more,
+        # an unknown number of frames fails) and per-step outputs of the
+        # carry's structure and shapes: the carry's last slot is unused,
+        # the outputs are `h`, `c` before the step and the activated gates,
+        # `c` and the mask packed for the backward loop; the backward
+        # scan's outputs repeat its carry.
         def step(carry, x):
             h, c, _ = carry
-            zt, mt = x
-            new_h, new_c, gates = _cell(zt, mt, h, c, recurrent)
-            acts = ops.concatenate(gates, axis=-1)
-            return (new_h, new_c, acts), (h, c, acts)
+            new_h, new_c, gates = _cell(x, h, c, recurrent)
+            packed = ops.concatenate(list(gates) + [c, x[..., 4 * units :]],
+                                     axis=-1)
+            return (new_h, new_c, packed), (h, c, packed)
 
-        init = (zeros, zeros, ops.zeros_like(z[0]))
-        (h, _, _), (hs, cs, acts) = ops.scan(step, init, (z, mask), unroll=unroll)
+        xs = ops.concatenate([z, mask], axis=-1)
+        slot = ops.zeros((2, batch, 5 * units + 1), dtype=z.dtype)
+        (h, _, _), (hs, _, packed) = ops.scan(step, (zeros, zeros, slot), xs,
+                                              unroll=unroll)
 
         def grad(*args, upstream=None):
             if upstream is None:
@@ -113,8 +124,9 @@ def _recurrence(z, mask, recurrent, unroll):
 
             def back(carry, x):
                 dh, dc, _ = carry
-                c, act, mt = x
-                i, f, g, o = _gates(act)
+                i, f, g, o = _gates(x[..., : 4 * units])
+                c = x[..., 4 * units : 5 * units]
+                mt = x[..., 5 * units :]
                 tc = ops.tanh(f * c + i * g)
                 dnh = dh * mt
                 dnc = dc * mt + dnh * o * (1.0 - tc * tc)
@@ -134,12 +146,11 @@ def _recurrence(z, mask, recurrent, unroll):
                 return carry, carry
 
             init = (upstream, ops.zeros_like(upstream), ops.zeros_like(z[0]))
-            _, (_, _, dz) = ops.scan(back, init, (cs, acts, mask), reverse=True,
-                             unroll=unroll)
+            _, (_, _, dz) = ops.scan(back, init, packed, reverse=True,
+                                     unroll=unroll)
             # The recurrent kernel's gradient: one matmul over all steps.
-            steps = ops.shape(z)[0] * batch
-            hs2 = ops.reshape(ops.transpose(hs, (1, 0, 2, 3)), (2, steps, units))
-            dz2 = ops.reshape(ops.transpose(dz, (1, 0, 2, 3)), (2, steps, 4 * units))
+            hs2 = ops.reshape(ops.transpose(hs, (1, 0, 2, 3)), (2, -1, units))
+            dz2 = ops.reshape(ops.transpose(dz, (1, 0, 2, 3)), (2, -1, 4 * units))
             drecurrent = ops.matmul(ops.transpose(hs2, (0, 2, 1)), dz2)
             return dz, ops.zeros_like(mask), drecurrent
 
@@ -197,8 +208,10 @@ def bidirectional_lstm(
         mask = ops.cast(mask, dtype)
         m = ops.stack([mask, ops.flip(mask, axis=1)], axis=0)  # (2, b, T)
         m = ops.transpose(m, (2, 0, 1))  # (T, 2, b)
-    recurrence = _recurrence if training else _recurrence_inference
-    h = recurrence(z, m[..., None], recurrent, unroll)
+    if training:
+        h = _recurrence(z, m[..., None], recurrent, unroll)
+    else:
+        h = _recurrence_inference(z, m[..., None], recurrent)
     return ops.concatenate([h[0], h[1]], axis=-1)
 
 

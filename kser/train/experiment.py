@@ -588,6 +588,8 @@ def run_training(
             "configs": [c.to_dict() for c in configs],
             "environment": environment(),
         }
+        if progress:
+            print(_records.run_header(invocation), file=sys.stderr, flush=True)
         with run.record(invocation, experiment):
             return experiment.run_cv(
                 configs, folds=folds, save_model=save_model, jobs=jobs

@@ -85,3 +85,20 @@ def _remove_if_empty(folder):
         os.rmdir(folder)
     except OSError:
         pass  # something was written there: kept
+
+
+def run_header(invocation):
+    """The line a run starts with: backend, device, dtype, preset, corpus.
+
+    Args:
+        invocation: dict. What `run_training` records for this invocation
+            (`configs`, `corpus`, `environment`).
+    """
+    environment = invocation["environment"]
+    config = invocation["configs"][0]
+    variants = ", ".join(c["variant"] for c in invocation["configs"])
+    return (
+        f"kser: backend {environment['backend']} on {environment['device']}, "
+        f"backbone {config['preset']} ({config['dtype']}), corpus "
+        f"{invocation['corpus']}, protocol {config['protocol']}, variants {variants}"
+    )

@@ -38,13 +38,29 @@ def _gates(acts):
     return ops.split(acts, 4, axis=-1)
 
 
-def _cell(x, h, c, recurrent):
+def _pack(parts):
+    """Scan inputs: a tuple, or on tensorflow one tensor (Keras' tensorflow
+    scan fails over several tensors when the number of frames is unknown)."""
+    if keras.backend.backend() == "tensorflow":
+        return ops.concatenate(list(parts), axis=-1)
+    return tuple(parts)
+
+
+def _unpack(x, widths):
+    if isinstance(x, (tuple, list)):
+        return x
+    out, start = [], 0
+    for width in widths:
+        out.append(x[..., start : start + width])
+        start += width
+    return out
+
+
+def _cell(zt, mt, h, c, recurrent):
     """One step of both directions: Keras' LSTM cell, then Keras' masking
-    (a masked step keeps the previous state). `x` is the step's input
-    projections `(2, batch, 4u)` with the mask as one more channel. Returns
+    (a masked step keeps the previous state). `zt` is the step's input
+    projections `(2, batch, 4u)`, `mt` its mask `(2, batch, 1)`. Returns
     the new `h`, `c` and the activated gates."""
-    units = recurrent.shape[1]
-    zt, mt = x[..., : 4 * units], x[..., 4 * units :]
     i, f, g, o = _gates(zt + ops.matmul(h, recurrent))
     i, f, g, o = ops.sigmoid(i), ops.sigmoid(f), ops.tanh(g), ops.sigmoid(o)
     new_c = f * c + i * g
@@ -61,13 +77,11 @@ def _recurrence_inference(z, mask, recurrent):
     batch, units = ops.shape(z)[2], ops.shape(recurrent)[1]
     zeros = ops.zeros((2, batch, units), dtype=z.dtype)
 
-    xs = ops.concatenate([z, mask], axis=-1)
-
     # A plain while loop (not `scan`, whose tensorflow form tf2onnx cannot
     # convert): this is the loop exported models run.
     def step(t, carry):
         h, c = carry
-        new_h, new_c, _ = _cell(xs[t], h, c, recurrent)
+        new_h, new_c, _ = _cell(z[t], mask[t], h, c, recurrent)
         return new_h, new_c
 
     h, _ = ops.fori_loop(0, ops.shape(z)[0], step, (zeros, zeros))
@@ -99,23 +113,27 @@ def _recurrence(z, mask, recurrent, unroll):
         batch, units = ops.shape(z)[2], ops.shape(recurrent)[1]
         zeros = ops.zeros((2, batch, units), dtype=z.dtype)
 
-        # Keras' tensorflow scan wants one tensor to scan over (with more,
-        # an unknown number of frames fails) and per-step outputs of the
-        # carry's structure and shapes: the carry's last slot is unused,
-        # the outputs are `h`, `c` before the step and the activated gates,
-        # `c` and the mask packed for the backward loop; the backward
-        # scan's outputs repeat its carry.
+        tensorflow = keras.backend.backend() == "tensorflow"
+
+        # Keras' tensorflow scan wants per-step outputs of the carry's
+        # structure and shapes: the carry's last slot is unused, the
+        # outputs are `h`, `c` before the step and the activated gates
+        # (on tensorflow with `c` and the mask, packed for the backward
+        # loop); the backward scan's outputs repeat its carry.
         def step(carry, x):
             h, c, _ = carry
-            new_h, new_c, gates = _cell(x, h, c, recurrent)
-            packed = ops.concatenate(list(gates) + [c, x[..., 4 * units :]],
-                                     axis=-1)
-            return (new_h, new_c, packed), (h, c, packed)
+            zt, mt = _unpack(x, (4 * units, 1))
+            new_h, new_c, gates = _cell(zt, mt, h, c, recurrent)
+            extra = ops.concatenate(list(gates) + ([c, mt] if tensorflow else []),
+                                    axis=-1)
+            return (new_h, new_c, extra), (h, c, extra)
 
-        xs = ops.concatenate([z, mask], axis=-1)
-        slot = ops.zeros((2, batch, 5 * units + 1), dtype=z.dtype)
-        (h, _, _), (hs, _, packed) = ops.scan(step, (zeros, zeros, slot), xs,
-                                              unroll=unroll)
+        width = 5 * units + 1 if tensorflow else 4 * units
+        slot = ops.zeros((2, batch, width), dtype=z.dtype)
+        (h, _, _), (hs, cs, extra) = ops.scan(
+            step, (zeros, zeros, slot), _pack([z, mask]), unroll=unroll
+        )
+        residuals = extra if tensorflow else (extra, cs, mask)
 
         def grad(*args, upstream=None):
             if upstream is None:
@@ -124,9 +142,8 @@ def _recurrence(z, mask, recurrent, unroll):
 
             def back(carry, x):
                 dh, dc, _ = carry
-                i, f, g, o = _gates(x[..., : 4 * units])
-                c = x[..., 4 * units : 5 * units]
-                mt = x[..., 5 * units :]
+                act, c, mt = _unpack(x, (4 * units, units, 1))
+                i, f, g, o = _gates(act)
                 tc = ops.tanh(f * c + i * g)
                 dnh = dh * mt
                 dnc = dc * mt + dnh * o * (1.0 - tc * tc)
@@ -146,7 +163,7 @@ def _recurrence(z, mask, recurrent, unroll):
                 return carry, carry
 
             init = (upstream, ops.zeros_like(upstream), ops.zeros_like(z[0]))
-            _, (_, _, dz) = ops.scan(back, init, packed, reverse=True,
+            _, (_, _, dz) = ops.scan(back, init, residuals, reverse=True,
                                      unroll=unroll)
             # The recurrent kernel's gradient: one matmul over all steps.
             hs2 = ops.reshape(ops.transpose(hs, (1, 0, 2, 3)), (2, -1, units))

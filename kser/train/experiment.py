@@ -563,8 +563,6 @@ def run_training(
               if not folds or f.index in folds]
     check_fold_speakers(chosen, index, allow_missing=allow_missing_speakers)
     with _records.run_folder(out_dir) as run:
-        if progress and chosen:  # after the lock: a locked folder says only that
-            print(fold_speaker_report(chosen, index), flush=True)
         if backbone is None:
             backbone, normalize = load_backbone(configs[0].preset, configs[0].dtype)
         experiment = Experiment(
@@ -588,8 +586,10 @@ def run_training(
             "configs": [c.to_dict() for c in configs],
             "environment": environment(),
         }
-        if progress:
+        if progress:  # once every check passed: errors stay one line
             print(_records.run_header(invocation), file=sys.stderr, flush=True)
+            if chosen:
+                print(fold_speaker_report(chosen, index), flush=True)
         with run.record(invocation, experiment):
             return experiment.run_cv(
                 configs, folds=folds, save_model=save_model, jobs=jobs

@@ -122,7 +122,11 @@ class ConvFeatureEncoder(keras.layers.Layer):
                 norm.build(shape)
 
     def _masked_group_norm(self, x, norm, padding_mask):
-        # Per-channel statistics over the frames of real samples only.
+        # Per-channel statistics over the frames of real samples only, in
+        # float32 whatever the compute dtype (as Keras' GroupNormalization:
+        # sums over ~50k frames lose too much in bfloat16).
+        dtype = x.dtype
+        x = ops.cast(x, "float32")
         lengths = ops.sum(ops.cast(padding_mask, "int32"), axis=-1)
         lengths = conv_output_length(
             lengths, self.conv_kernel_sizes[:1], self.conv_strides[:1]
@@ -134,7 +138,8 @@ class ConvFeatureEncoder(keras.layers.Layer):
         centered = x - mean
         var = ops.sum(centered * centered * mask, axis=1, keepdims=True) / count
         x = centered * ops.rsqrt(var + ops.cast(self.epsilon, x.dtype))
-        return x * ops.cast(norm.gamma, x.dtype) + ops.cast(norm.beta, x.dtype)
+        x = x * ops.cast(norm.gamma, x.dtype) + ops.cast(norm.beta, x.dtype)
+        return ops.cast(x, dtype)
 
     def call(self, waveform, padding_mask=None):
         x = ops.expand_dims(waveform, axis=-1)

@@ -77,3 +77,29 @@ def atomic_write_json(path, data):
     """
     text = json.dumps(data, indent=2, allow_nan=False) + "\n"
     return atomic_write_text(path, text)
+
+
+def remove_stale_temporaries(folder):
+    """Remove the temporary files that killed writers left in a folder.
+
+    `atomic_write` names its temporary file `.NAME.XXXX.tmp` beside the
+    target; a process killed mid-write leaves it behind. Call this only on a
+    folder no live writer uses (a fold folder about to be trained again,
+    under the run's lock).
+
+    Args:
+        folder: str. Searched with its subfolders; a missing folder is fine.
+
+    Returns:
+        int. How many files were removed.
+    """
+    removed = 0
+    for root, _, names in os.walk(os.fspath(folder)):
+        for name in names:
+            if name.startswith(".") and name.endswith(".tmp"):
+                try:
+                    os.remove(os.path.join(root, name))
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+    return removed

@@ -35,6 +35,7 @@ from kser.report import write_fold_plots
 from kser.report import write_history_markdown
 from kser.report import write_metrics
 from kser.report.metrics import softmax
+from kser.report.files import remove_stale_temporaries
 from kser.report.runs import CROSS_FILES
 from kser.report.runs import check_files
 from kser.report.runs import file_records
@@ -291,6 +292,7 @@ class Experiment:
         fold_dir = self.fold_dir(config, fold)
         started = time.time()
         splits = self._splits(fold)
+        remove_stale_temporaries(fold_dir)  # left by a run killed mid-write
         # The folder appears with its first file (atomic writes create it);
         # a fold that fails before `result.json` leaves no folder it made.
         created = [

@@ -149,7 +149,11 @@ def test_resume_trains_damaged_folds_again(corpus, run_copy, capfd):
     before = _stamps(out)
     predictions = out / "dense" / "fold_01" / "predictions.csv"
     predictions.write_bytes(predictions.read_bytes()[:100])  # truncated
+    # A writer killed mid-write left its temporary file; retraining clears it.
+    stale = out / "dense" / "fold_01" / ".confusion_matrix.png.x1y2.tmp"
+    stale.write_bytes(b"half a plot")
     _train(corpus, out, cache=cache)
+    assert not stale.exists()
     err = capfd.readouterr().err
     assert "dense fold 1: predictions.csv is damaged (" in err
     assert "training it again" in err and "fold 2" not in err
@@ -316,3 +320,17 @@ def test_stale_cache_temporaries_are_removed(tmp_path):
     assert not files["old"].exists() and not files["unlocked"].exists()
     assert files["fresh"].exists() and files["locked"].exists()
     assert entry.exists()
+
+
+def test_remove_stale_temporaries_leaves_other_files(tmp_path):
+    from kser.report.files import remove_stale_temporaries
+
+    (tmp_path / "cross_corpus" / "emodb").mkdir(parents=True)
+    (tmp_path / ".metrics.json.ab12.tmp").write_text("{")
+    (tmp_path / "cross_corpus" / "emodb" / ".predictions.csv.cd34.tmp").write_text("")
+    (tmp_path / "metrics.json").write_text("{}")
+    (tmp_path / "notes.tmp").write_text("not a temporary of ours")
+    assert remove_stale_temporaries(tmp_path) == 2
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [
+        "metrics.json", "notes.tmp"]
+    assert remove_stale_temporaries(tmp_path / "missing") == 0

@@ -96,7 +96,8 @@ def test_cli_damaged_preset_weights(corpus, tmp_path, damage):
         weights.write_bytes(b"not an hdf5 file" * 64)
     out = tmp_path / "run"
     result = CliRunner().invoke(
-        main, ["train", "--data", corpus, "--preset", str(preset), "--epochs", "1",
+        main, ["train", "--data", corpus, "--fold", "1", "--preset", str(preset),
+               "--epochs", "1",
                "--max-seconds", "1", "--out", str(out)]
     )
     line = _one_line_error(result)

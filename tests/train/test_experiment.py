@@ -161,8 +161,10 @@ def test_parallel_heads_give_the_sequential_numbers(index, tmp_path):
     # jobs=2 extracts every feature up front (its own, empty cache: a
     # worker that missed one would fail), then trains heads in two worker
     # processes; each fold must come out as in the one-process run.
+    # One variant over two folds keeps both workers busy; dense-aug also
+    # reads the noisy copies from the cache.
     backbone = _backbone()
-    configs = [_config(variant="dense-aug"), _config(variant="lstm", epochs=1)]
+    configs = [_config(variant="dense-aug")]
     for jobs in (2, 1):
         experiment = Experiment(
             index,
@@ -176,7 +178,7 @@ def test_parallel_heads_give_the_sequential_numbers(index, tmp_path):
     if keras.backend.backend() == "jax":
         # The workers shared compiled programs through the cache folder.
         assert os.listdir(tmp_path / "cache2" / "xla_programs")
-    for variant in ("dense-aug", "lstm"):
+    for variant in ("dense-aug",):
         for fold in (1, 2):
             par = _fold_outputs(tmp_path / "jobs2", variant, fold)
             seq = _fold_outputs(tmp_path / "jobs1", variant, fold)
@@ -190,11 +192,10 @@ def test_parallel_heads_give_the_sequential_numbers(index, tmp_path):
         index, backbone, str(tmp_path / "jobs2"),
         cache_dir=str(tmp_path / "cache2"), progress=False,
     )
-    stamp = (tmp_path / "jobs2" / "lstm" / "fold_01" / "result.json").stat().st_mtime_ns
+    result = tmp_path / "jobs2" / "dense-aug" / "fold_01" / "result.json"
+    stamp = result.stat().st_mtime_ns
     experiment.run_cv(configs, folds=[1, 2], jobs=2)
-    assert (
-        tmp_path / "jobs2" / "lstm" / "fold_01" / "result.json"
-    ).stat().st_mtime_ns == stamp
+    assert result.stat().st_mtime_ns == stamp
 
 
 def test_parallel_heads_need_the_cached_mode(index, tmp_path):

@@ -12,14 +12,13 @@ process, so the two see the same machine.
 
 `--work` is the folder of `table1_cv.py` (its corpus, random-weight preset
 and feature cache); run `table1_cv.py --phases cold --folds 1` once first
-to fill the cache. Prints per-epoch seconds, the fold's wall time and the
-ratio; `--json` also writes them.
+to fill the cache. Prints each fold's wall time (`run_fold`, from its
+result.json), the process's, and the ratio; `--json` also writes them.
 """
 
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -34,7 +33,6 @@ from _common import machine  # noqa: E402
 from _common import versions  # noqa: E402
 
 IMPLS = ("keras", "fast")
-EPOCH = re.compile(r"^\d+/\d+ - (\d+)s - (\d+)ms/step")
 
 
 def parse_args(argv=None):
@@ -55,8 +53,10 @@ def child(args):
     sys.path.insert(0, ROOT)
     import kser.models.heads as heads
 
+    names = heads.lstm_head.__code__.co_varnames[: heads.lstm_head.__code__.co_argcount]
+    assert names[-1] == "lstm_impl", names  # the last keyword is switched
     defaults = list(heads.lstm_head.__defaults__)
-    defaults[-1] = args.child  # lstm_impl, the last keyword
+    defaults[-1] = args.child
     heads.lstm_head.__defaults__ = tuple(defaults)
     from kser.cli import main
 
@@ -84,15 +84,11 @@ def run_once(args, impl, repeat):
     if proc.returncode:
         sys.stderr.write(proc.stdout + proc.stderr)
         raise SystemExit(f"{impl}: exit {proc.returncode}")
-    epochs = [(int(m.group(1)), int(m.group(2)))
-              for m in map(EPOCH.match, proc.stdout.splitlines()) if m]
     with open(os.path.join(out, "run", "lstm", f"fold_{args.fold:02d}",
                            "result.json")) as f:
         result = json.load(f)
     return {"impl": impl, "process_seconds": round(wall, 1),
             "fold_seconds": result["wall_seconds"],
-            "epoch_seconds": [s for s, _ in epochs],
-            "ms_per_step": [ms for _, ms in epochs],
             "accuracy": result["accuracy"]}
 
 
@@ -107,13 +103,11 @@ def main(argv=None):
         "backend": os.environ["KERAS_BACKEND"], "fold": args.fold, "runs": runs,
     }
     print(f"machine: {machine_line(summary['machine'])}")
-    print("| implementation | fold seconds | process seconds | epoch seconds "
-          "| ms/step by epoch | accuracy |")
-    print("| --- | ---: | ---: | --- | --- | ---: |")
+    print("| implementation | fold seconds | process seconds | accuracy |")
+    print("| --- | ---: | ---: | ---: |")
     for r in runs:
-        print(f"| {r['impl']} | {r['fold_seconds']:.1f} | {r['process_seconds']:.1f} "
-              f"| {' '.join(map(str, r['epoch_seconds']))} "
-              f"| {' '.join(map(str, r['ms_per_step']))} | {r['accuracy']:.3f} |")
+        print(f"| {r['impl']} | {r['fold_seconds']:.1f} | "
+              f"{r['process_seconds']:.1f} | {r['accuracy']:.3f} |")
     mean = {i: sum(r["fold_seconds"] for r in runs if r["impl"] == i)
             / args.repeats for i in IMPLS}
     print(f"fold time keras / fast: {mean['keras'] / mean['fast']:.2f}x")

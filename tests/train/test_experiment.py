@@ -178,15 +178,14 @@ def test_parallel_heads_give_the_sequential_numbers(index, tmp_path):
     if keras.backend.backend() == "jax":
         # The workers shared compiled programs through the cache folder.
         assert os.listdir(tmp_path / "cache2" / "xla_programs")
-    for variant in ("dense-aug",):
-        for fold in (1, 2):
-            par = _fold_outputs(tmp_path / "jobs2", variant, fold)
-            seq = _fold_outputs(tmp_path / "jobs1", variant, fold)
-            assert par[0]["accuracy"] == seq[0]["accuracy"]
-            assert par[0]["best_epoch"] == seq[0]["best_epoch"]
-            assert par[0]["config_hash"] == seq[0]["config_hash"]
-            np.testing.assert_allclose(par[1], seq[1], rtol=1e-5, atol=1e-6)
-            np.testing.assert_allclose(par[2], seq[2], atol=1e-5)
+    for fold in (1, 2):
+        par = _fold_outputs(tmp_path / "jobs2", "dense-aug", fold)
+        seq = _fold_outputs(tmp_path / "jobs1", "dense-aug", fold)
+        assert par[0]["accuracy"] == seq[0]["accuracy"]
+        assert par[0]["best_epoch"] == seq[0]["best_epoch"]
+        assert par[0]["config_hash"] == seq[0]["config_hash"]
+        np.testing.assert_allclose(par[1], seq[1], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(par[2], seq[2], atol=1e-5)
     # Started again, the parallel run finds every fold finished.
     experiment = Experiment(
         index, backbone, str(tmp_path / "jobs2"),

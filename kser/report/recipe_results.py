@@ -23,6 +23,7 @@ from kser.report.runs import fold_dir as _run_fold_dir
 from kser.report.runs import read_predictions
 from kser.report.tables import cv_summary
 from kser.report.tables import format_cv_summary_markdown
+from kser.versions import module_version
 
 SMOKE_NOTICE = (
     "**Smoke run.** Synthetic corpus and a tiny HuBERT with *random* "
@@ -121,10 +122,9 @@ def _environment_section(context):
     env = context["environment"]
     versions = dict(env["versions"])
     for module in ("scipy", "sklearn", "soundfile"):
-        try:
-            versions[module] = __import__(module).__version__
-        except Exception:  # not installed: not recorded
-            pass
+        version = module_version(module)
+        if version:  # not installed: not recorded
+            versions[module] = version
     fingerprints = sorted({r.get("weights_fingerprint") for r in context["results"]} - {None})
     presets = sorted({c.preset for c in context["configs"]})
     fold_seconds = sum(r.get("wall_seconds", 0.0) for r in context["results"])

@@ -15,6 +15,7 @@ import subprocess
 
 from kser import __version__
 from kser.errors import KserError
+from kser.versions import module_version
 
 # The paper's three models, by name.
 VARIANTS = {
@@ -297,10 +298,9 @@ def environment():
 
     versions = {"kser": __version__, "keras": keras.__version__}
     for module in ("keras_hub", "tensorflow", "jax", "torch", "numpy"):
-        try:
-            versions[module] = __import__(module).__version__
-        except Exception:  # not installed, or broken: just not recorded.
-            pass
+        version = module_version(module)
+        if version:  # not installed: not recorded
+            versions[module] = version
     backend = keras.backend.backend()
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(

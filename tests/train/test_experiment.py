@@ -157,7 +157,10 @@ def _fold_outputs(run_dir, variant, fold):
     return result, history, probabilities
 
 
-def test_parallel_heads_give_the_sequential_numbers(index, tmp_path):
+def test_parallel_heads_give_the_sequential_numbers(index, tmp_path, monkeypatch):
+    # The workers must set up kser's own compilation cache, not the test
+    # run's (tests/conftest.py).
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
     # jobs=2 extracts every feature up front (its own, empty cache: a
     # worker that missed one would fail), then trains heads in two worker
     # processes; each fold must come out as in the one-process run.

@@ -14,6 +14,7 @@ from keras import ops
 from kser.convert.transformers import load_transformers_checkpoint
 from kser.convert.transformers import read_safetensors
 from tests.models.helpers import LAYOUTS
+from tests.models.helpers import backbone_outputs
 from tests.models.helpers import copy_checkpoint
 from tests.models.helpers import expected
 from tests.models.helpers import fixture_dir
@@ -23,8 +24,9 @@ TOLERANCE = 1e-4
 
 
 def _outputs(backbone, waveform, padding_mask):
-    out = backbone({"waveform": waveform, "padding_mask": padding_mask})
-    return {k: ops.convert_to_numpy(v) for k, v in out.items()}
+    return backbone_outputs(
+        backbone, {"waveform": waveform, "padding_mask": padding_mask}
+    )
 
 
 def _check(backbone, waveform, mask, last, hidden):

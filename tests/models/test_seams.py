@@ -24,6 +24,7 @@ from kser.models.waveform import conv_output_length
 from kser.models.waveform import normalize_waveform
 from tests.models.helpers import LAYOUTS
 from tests.models.helpers import TINY_BACKBONE
+from tests.models.helpers import backbone_outputs
 from tests.models.helpers import fixture_dir
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -101,9 +102,10 @@ def test_frame_arithmetic_has_one_home():
     assert backbone.num_frames(16000) == 49
     assert backbone.samples_per_frame == 320
     for n in (400, 999, 16000, 48123):
-        out = backbone(
+        out = backbone_outputs(
+            backbone,
             {"waveform": np.zeros((1, n), "float32"),
-             "padding_mask": np.ones((1, n), "int32")}
+             "padding_mask": np.ones((1, n), "int32")},
         )
         assert out["sequence_output"].shape[1] == backbone.num_frames(n)
     # Tensor lengths too (the frame padding mask uses the same function).

@@ -52,8 +52,11 @@ def _history(path):
     return rows[0], np.array(rows[1:], dtype=float)
 
 
+# Length grouping is a property of the datasets, not of the head: the dense
+# head takes it, and the LSTM (whose masking meets the most padding) takes
+# batches padded to their longest clip.
 @pytest.mark.parametrize(
-    "variant,group_by_length", [("dense", True), ("lstm", True), ("lstm", False)]
+    "variant,group_by_length", [("dense", True), ("lstm", False)]
 )
 def test_cached_and_online_paths_give_the_same_numbers(
     index, tmp_path, variant, group_by_length

@@ -8,8 +8,8 @@ def module_version(module):
 
     Read from the module when it is loaded, else from its installed
     distribution's metadata: recording a version never imports a package
-    (importing torch on the jax backend cost about 3 s and its memory in
-    every training process). None when it is not installed.
+    (importing torch on the jax backend cost about 3 s in every training
+    process). None when it is not installed.
     """
     loaded = sys.modules.get(module)
     version = getattr(loaded, "__version__", None)

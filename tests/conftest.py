@@ -7,12 +7,12 @@ cache shared by the run (the pytest process, its xdist workers and the
 subprocesses the tests start, through the environment) turns those repeats
 into disk reads. The cache lives in a fresh folder per run and is removed at
 the end, so a run never reuses programs from an earlier one. A cache the
-user set up (`JAX_COMPILATION_CACHE_DIR`) is left alone.
+user set up (`JAX_COMPILATION_CACHE_DIR`) is left alone. JAX reads these
+variables when it is imported, which no test module does before this hook.
 """
 
 import os
 import shutil
-import sys
 import tempfile
 
 _OWN_CACHE = None
@@ -25,11 +25,6 @@ def pytest_configure(config):
     _OWN_CACHE = tempfile.mkdtemp(prefix="kser-test-xla-")
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _OWN_CACHE
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
-    if "jax" in sys.modules:  # imported before this hook ran
-        import jax
-
-        jax.config.update("jax_compilation_cache_dir", _OWN_CACHE)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 
 def pytest_unconfigure(config):

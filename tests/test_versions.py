@@ -1,5 +1,6 @@
 """Run records name package versions without importing the packages."""
 
+import json
 import subprocess
 import sys
 from importlib import metadata
@@ -17,15 +18,15 @@ def _installed(distribution):
 def test_versions_come_from_metadata_without_importing():
     # A fresh interpreter, in which nothing has imported these packages.
     code = (
-        "import sys\n"
+        "import json, sys\n"
         "from kser.versions import module_version\n"
         "found = {m: module_version(m) for m in ('torch', 'sklearn', 'keras_hub')}\n"
-        "print(repr(found))\n"
+        "print(json.dumps(found))\n"
         "print(sorted(m for m in ('torch', 'sklearn', 'keras_hub') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                          text=True, check=True).stdout.splitlines()
-    found = eval(out[0])
+    found = json.loads(out[0])
     assert out[1] == "[]"
     assert found["torch"] == _installed("torch")
     assert found["sklearn"] == _installed("scikit-learn")  # another name

@@ -6,7 +6,6 @@ import os
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
 from kser.convert.transformers import convert_checkpoint
 from kser.errors import PresetError
@@ -28,10 +27,6 @@ def _inputs(batch=2, samples=6400, pad=1600, seed=0):
     mask[-1, samples - pad :] = 0
     waveform[-1, samples - pad :] = 0.0
     return {"waveform": waveform, "padding_mask": mask}
-
-
-def _numpy(outputs):
-    return {k: ops.convert_to_numpy(v) for k, v in outputs.items()}
 
 
 @pytest.fixture(scope="module")

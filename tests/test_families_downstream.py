@@ -14,6 +14,7 @@ from kser.cli import main
 from kser.convert import convert_checkpoint
 from kser.data.synthetic import write_corpus
 from tests.models.helpers import fixture_dir
+from tests.shared import shared_folder
 
 # preset name (found under $KSER_HOME/presets/NAME) -> tiny fixture.
 FAMILIES = {
@@ -25,9 +26,10 @@ FAMILIES = {
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("families") / "ravdess"
-    write_corpus(root, actors=6, clip_seconds=0.4, seed=3)
-    return str(root)
+    def build(folder):
+        write_corpus(folder / "ravdess", actors=6, clip_seconds=0.4, seed=3)
+
+    return str(shared_folder(tmp_path_factory, "families", build) / "ravdess")
 
 
 @pytest.mark.parametrize("preset", sorted(FAMILIES))

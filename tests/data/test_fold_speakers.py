@@ -102,21 +102,25 @@ def test_fold_datasets_refuses_a_missing_test_speaker(corpus):
 @pytest.fixture(scope="module")
 def corpus_without_07(tmp_path_factory):
     from kser.data.synthetic import write_corpus
+    from tests.shared import shared_folder
 
-    root = tmp_path_factory.mktemp("missing") / "ravdess"
-    write_corpus(root, actors="3-8", clip_seconds=0.2, seed=2)
-    shutil.rmtree(root / "Actor_07")
-    return root
+    def build(folder):
+        write_corpus(folder / "ravdess", actors="3-8", clip_seconds=0.2, seed=2)
+        shutil.rmtree(folder / "ravdess" / "Actor_07")
+
+    return shared_folder(tmp_path_factory, "without-07", build) / "ravdess"
 
 
 @pytest.fixture(scope="module")
 def tiny_preset(tmp_path_factory):
     from kser.convert import convert_checkpoint
     from tests.models.helpers import fixture_dir
+    from tests.shared import shared_folder
 
-    preset = tmp_path_factory.mktemp("preset") / "tiny"
-    convert_checkpoint(fixture_dir("hubert_tiny_base"), str(preset))
-    return str(preset)
+    def build(folder):
+        convert_checkpoint(fixture_dir("hubert_tiny_base"), str(folder / "tiny"))
+
+    return str(shared_folder(tmp_path_factory, "hubert-tiny-preset", build) / "tiny")
 
 
 def _train(root, preset, out, *extra):

@@ -15,6 +15,7 @@ from kser.train.config import TrainConfig
 from kser.train.experiment import Experiment
 from kser.train.experiment import rebuild_reports
 from tests.models.helpers import TINY_BACKBONE
+from tests.shared import shared_folder
 
 # Six actors are enough for paper folds 1 and 2 (validation 01-02 / 03-04,
 # test 03-04 / 05-06, the rest train).
@@ -23,9 +24,10 @@ ACTORS = 6
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train") / "ravdess"
-    write_corpus(root, actors=ACTORS, clip_seconds=0.4, seed=1)
-    return str(root)
+    def build(folder):
+        write_corpus(folder / "ravdess", actors=ACTORS, clip_seconds=0.4, seed=1)
+
+    return str(shared_folder(tmp_path_factory, "train", build) / "ravdess")
 
 
 @pytest.fixture(scope="module")

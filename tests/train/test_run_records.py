@@ -19,6 +19,7 @@ from kser.models import HubertBackbone
 from kser.train.config import TrainConfig
 from kser.train.experiment import run_training
 from tests.models.helpers import TINY_BACKBONE
+from tests.shared import shared_folder
 
 # Six actors: paper folds 1 and 2 (test actors 3-4 and 5-6); fold 3 tests
 # actors 7-8, whom this corpus lacks.
@@ -27,19 +28,21 @@ ACTORS = 6
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("records") / "ravdess"
-    write_corpus(root, actors=ACTORS, clip_seconds=0.3, seed=1)
-    # A quarter of the clips (statement 1, repetition 1: 15 per actor, every
-    # emotion) keeps each fold's training to a second or two.
-    for actor in os.listdir(root):
-        folder = root / actor
-        if not folder.is_dir():
-            continue
-        for name in os.listdir(folder):
-            parts = name[:-4].split("-")
-            if parts[4] != "01" or parts[5] != "01":
-                os.remove(folder / name)
-    return str(root)
+    def build(folder):
+        root = folder / "ravdess"
+        write_corpus(root, actors=ACTORS, clip_seconds=0.3, seed=1)
+        # A quarter of the clips (statement 1, repetition 1: 15 per actor,
+        # every emotion) keeps each fold's training to a second or two.
+        for actor in os.listdir(root):
+            folder = root / actor
+            if not folder.is_dir():
+                continue
+            for name in os.listdir(folder):
+                parts = name[:-4].split("-")
+                if parts[4] != "01" or parts[5] != "01":
+                    os.remove(folder / name)
+
+    return str(shared_folder(tmp_path_factory, "records", build) / "ravdess")
 
 
 def _backbone():
@@ -70,16 +73,21 @@ def _train(corpus, out, variants=("dense",), folds=(1, 2), cache=None, **kwargs)
 @pytest.fixture(scope="module")
 def finished_run(corpus, tmp_path_factory):
     """A run folder with dense folds 1 and 2, and its feature cache."""
-    base = tmp_path_factory.mktemp("finished")
-    _train(corpus, base / "run", cache=str(base / "cache"))
-    return base
+
+    def build(base):
+        _train(corpus, base / "run", cache=str(base / "cache"))
+
+    return shared_folder(tmp_path_factory, "finished", build)
 
 
 @pytest.fixture
 def run_copy(finished_run, tmp_path):
+    """A copy of the finished run and of its cache, for a test to change."""
     out = tmp_path / "run"
     shutil.copytree(finished_run / "run", out)
-    return out, str(finished_run / "cache")
+    cache = tmp_path / "cache"
+    shutil.copytree(finished_run / "cache", cache)
+    return out, str(cache)
 
 
 def _stamps(out):

@@ -104,7 +104,12 @@ def _small_corpus(root):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    return _small_corpus(str(tmp_path_factory.mktemp("lifetime") / "ravdess"))
+    from tests.shared import shared_folder
+
+    def build(folder):
+        _small_corpus(str(folder / "ravdess"))
+
+    return str(shared_folder(tmp_path_factory, "lifetime", build) / "ravdess")
 
 
 class Run:
@@ -179,8 +184,7 @@ def _no_finished_fold(out):
     return all(read_result(fold) is None for fold in folds)
 
 
-def test_killed_parent_takes_its_workers_along(runs):
-    run = runs["KILL"]
+def _kill_and_check(run):
     workers = run.started_workers()
     others = [c for c in run.children if c not in workers]  # resource tracker
     os.kill(run.process.pid, signal.SIGKILL)
@@ -192,33 +196,37 @@ def test_killed_parent_takes_its_workers_along(runs):
     assert _no_finished_fold(run.out)
 
 
-@pytest.mark.parametrize(
-    "name,signum,status,last_line",
-    [
-        # SIGTERM's default action ends the process by it (128 + 15 in a
-        # shell); SIGINT becomes the CLI's "interrupted", status 130.
-        ("TERM", signal.SIGTERM, -signal.SIGTERM, "SIGTERM: workers stopped"),
-        ("INT", signal.SIGINT, 130, "kser: interrupted"),
-    ],
-)
-def test_stopped_parent_kills_its_workers_and_fails(runs, name, signum, status,
-                                                     last_line):
-    run = runs[name]
+def _stop_and_check(run, name, signum, status, last_line):
     workers = run.started_workers()
     os.kill(run.process.pid, signum)
     try:
         code = run.process.wait(timeout=60)
     except subprocess.TimeoutExpired:
         pytest.fail(f"the parent did not exit after {name}:\n{run.output()}")
-    assert code == status, run.output()
+    assert code == status, f"{name}:\n{run.output()}"
     assert _wait_until(lambda: not any(map(_alive, workers)), GONE_TIMEOUT), (
-        f"workers {[w for w in workers if _alive(w)]} outlived their parent"
+        f"{name}: workers {[w for w in workers if _alive(w)]} outlived their "
+        "parent"
     )
     output = run.output()
-    assert "workers stopped; finished folds are kept" in output
-    assert last_line in output
-    assert "Traceback" not in output
+    assert "workers stopped; finished folds are kept" in output, output
+    assert last_line in output, output
+    assert "Traceback" not in output, output
     assert _no_finished_fold(run.out)
+
+
+def test_workers_never_outlive_their_parent(runs):
+    # One test for the three runs: under xdist, tests that shared the
+    # module's `runs` fixture could land on two workers, and each would
+    # start all three runs.
+    # SIGKILL: the parent cannot act; its workers go by themselves.
+    _kill_and_check(runs["KILL"])
+    # SIGTERM's default action ends the process by it (128 + 15 in a
+    # shell); SIGINT becomes the CLI's "interrupted", status 130. Either
+    # way the parent kills its workers and fails.
+    _stop_and_check(runs["TERM"], "TERM", signal.SIGTERM, -signal.SIGTERM,
+                    "SIGTERM: workers stopped")
+    _stop_and_check(runs["INT"], "INT", signal.SIGINT, 130, "kser: interrupted")
 
 
 def test_watchdog_alone_ends_an_orphaned_worker():

@@ -131,6 +131,10 @@ def _train_options(function):
                      help="Crop longer clips to this (default 6)."),
         click.option("--dtype", type=click.Choice(["float32", "bfloat16"]),
                      default=None, help="Backbone compute dtype (head stays float32)."),
+        click.option("--cache-dtype", type=click.Choice(["float32", "float16"]),
+                     default=None, help="Cached features stored and held as "
+                                        "float32 (default) or float16 (half "
+                                        "the memory)."),
         click.option("--layers", type=click.Choice(["last", "weighted"]),
                      default=None, help="Last hidden state (paper) or a "
                                         "learned weighted sum of all."),
@@ -175,7 +179,7 @@ def _train_options(function):
 
 _CONFIG_KEYS = ("corpus", "preset", "protocol", "epochs", "batch_size", "learning_rate",
                 "seed", "max_seconds", "dtype", "layers", "augment", "snr_db",
-                "mode", "distribute", "group_by_length")
+                "mode", "distribute", "group_by_length", "cache_dtype")
 
 
 def _configs(variants, config_file, options):

@@ -6,7 +6,9 @@ entry's key is a SHA-256 over everything that determines it: the audio
 file's bytes, the backbone weights' fingerprint, every preprocessing
 setting, the noise copy (and for noisy copies the SNR and seed), which
 layers are kept and the storage dtype. Change any of them and the entry
-simply misses.
+simply misses; the one exception is a float16 entry missing where the
+float32 entry of the same clip and settings is there: it is rounded from
+that entry (what extraction would store) instead of running the backbone.
 
 Layout: `DIR/v1/ab/abcdef....npz` (`ab` = the key's first two hex digits),
 each holding `features` (valid frames only, padding trimmed) and `meta` (a
@@ -311,22 +313,20 @@ class FeatureCache:
             self.directory, f"v{FORMAT_VERSION}", key[:2], key + ".npz"
         )
 
-    def _read(self, settings):
-        """The cached features, or None on a miss (stale and corrupt count)."""
+    def _lookup(self, settings):
+        """`("hits", features, meta)`, or `(why, None, None)` where why is
+        `misses`, `stale` or `corrupt`."""
         path = self.path(self.key(settings))
         if not os.path.exists(path):
-            self.stats["misses"] += 1
-            return None
+            return "misses", None, None
         try:
             with np.load(path, allow_pickle=False) as entry:
                 meta = json.loads(str(entry["meta"]))
                 features = entry["features"]
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            self.stats["corrupt"] += 1
-            return None
+            return "corrupt", None, None
         if meta.get("settings") != settings:
-            self.stats["stale"] += 1
-            return None
+            return "stale", None, None
         checksum = hashlib.sha256(
             np.ascontiguousarray(features).tobytes()
         ).hexdigest()
@@ -337,10 +337,37 @@ class FeatureCache:
             or features.shape[frame_axis]
             != self._frames(meta.get("num_samples", -1))
         ):
-            self.stats["corrupt"] += 1
+            return "corrupt", None, None
+        return "hits", features, meta
+
+    def _derive(self, settings):
+        """A narrower entry rounded from the float32 one, or None.
+
+        The float32 entry of the same clip and settings holds exactly what
+        the backbone gave; casting it is what extraction would have stored.
+        The new entry is written, so the next run reads it directly.
+        """
+        _, wide, meta = self._lookup(dict(settings, dtype="float32"))
+        if wide is None:
             return None
-        self.stats["hits"] += 1
-        return features
+        narrow = self._narrow(wide, "")
+        self._write(settings, narrow, meta["num_samples"])
+        self.stats["derived"] += 1
+        return narrow
+
+    def _narrow(self, features, name):
+        """`features` in the storage dtype; out of its range is an error."""
+        with np.errstate(over="ignore"):  # reported below, in one line
+            narrow = np.asarray(features, self.dtype)
+        if not np.all(np.isfinite(narrow)):
+            where = f"{name}: " if name else ""
+            if np.all(np.isfinite(features)):
+                raise DataError(
+                    f"{where}features reach {float(np.max(np.abs(features))):.4g}, "
+                    f"beyond {self.dtype}'s range: cache them as float32"
+                )
+            raise RuntimeError(f"{where}the backbone produced NaN or Inf features")
+        return narrow
 
     def _write(self, settings, features, num_samples):
         path = self.path(self.key(settings))
@@ -415,7 +442,11 @@ class FeatureCache:
         for c, copy_index in enumerate(copies):
             for i, audio_hash in enumerate(hashes):
                 settings = self.settings(audio_hash, copy_index, noise)
-                features = self._read(settings)
+                found, features, _ = self._lookup(settings)
+                if features is None and self.dtype != "float32":
+                    features = self._derive(settings)  # counts as derived
+                if features is None or found == "hits":
+                    self.stats[found] += 1
                 if features is None:
                     todo.append((c, i, int(copy_index), settings))
                 else:
@@ -550,10 +581,6 @@ class FeatureCache:
                 features = values[row, :frames]
             else:
                 features = values[row, :, :frames]
-            features = np.asarray(features, self.dtype)
-            if not np.all(np.isfinite(features)):
-                raise RuntimeError(
-                    f"{clips[i].name}: the backbone produced NaN or Inf features"
-                )
+            features = self._narrow(features, clips[i].name)
             self._write(settings, features, length)
             results[c][i] = features

@@ -25,6 +25,7 @@ VARIANTS = {
 }
 MODES = ("cached", "online")
 DTYPES = ("float32", "bfloat16")
+CACHE_DTYPES = ("float32", "float16")
 
 
 def _check_number(name, value, low=None, high=None, open_low=False,
@@ -83,6 +84,11 @@ class TrainConfig:
             the same batches in cached and online mode. False shuffles
             clips freely (every batch padded to its longest clip).
         corpus: str. The corpus name (`kser.data.corpora.CORPORA`).
+        cache_dtype: str. How cached features are stored and held while a
+            head trains: `float32` (default) or `float16` (half the disk
+            and memory; the head still computes in float32). Cached mode
+            only. A float16 entry is rounded from the float32 one when the
+            cache has it, without running the backbone again.
     """
 
     variant: str = "lstm"
@@ -105,6 +111,7 @@ class TrainConfig:
     distribute: str = "none"
     group_by_length: bool = True
     corpus: str = "ravdess"
+    cache_dtype: str = "float32"
 
     def __post_init__(self):
         self._check_types()
@@ -119,6 +126,15 @@ class TrainConfig:
             raise KserError(f"unknown mode {self.mode!r}: choose cached or online")
         if self.dtype not in DTYPES:
             raise KserError(f"unknown dtype {self.dtype!r}: choose float32 or bfloat16")
+        if self.cache_dtype not in CACHE_DTYPES:
+            raise KserError(
+                f"unknown cache_dtype {self.cache_dtype!r}: choose float32 or float16"
+            )
+        if self.cache_dtype != "float32" and self.mode != "cached":
+            raise KserError(
+                f"cache_dtype {self.cache_dtype} needs mode cached: online "
+                "training keeps no features"
+            )
         if self.layers not in ("last", "weighted"):
             raise KserError(f"unknown layers {self.layers!r}: choose last or weighted")
         from kser.data.corpora import get_corpus
@@ -255,7 +271,7 @@ _MAY_BE_NONE = {"augment", "protocol", "max_seconds"}
 
 # Keys added after runs were first filed, at the value those runs had: left
 # out of the hash, so that folds finished before them still count as done.
-_HASH_DEFAULTS = {"corpus": "ravdess"}
+_HASH_DEFAULTS = {"corpus": "ravdess", "cache_dtype": "float32"}
 
 
 def config_hash(config, extra=None):

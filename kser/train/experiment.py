@@ -182,8 +182,8 @@ class Experiment:
         self._encoders.clear()
 
     def cache(self, config):
-        """The `FeatureCache` for a config's layers, crop and dtype."""
-        key = (config.layers, config.max_seconds, config.dtype)
+        """The `FeatureCache` for a config's layers, crop and dtypes."""
+        key = (config.layers, config.max_seconds, config.dtype, config.cache_dtype)
         if key not in self._caches:
             layers = config.layers
             self._caches[key] = _features.make_cache(

@@ -127,7 +127,7 @@ def build_encoder(backbone, layers, normalize):
 
 def make_cache(cache_dir, config, encoder_fn, fingerprint, normalize, progress,
                num_frames):
-    """The `FeatureCache` for a config's layers, crop and dtype.
+    """The `FeatureCache` for a config's layers, crop and dtypes.
 
     Args:
         encoder_fn: callable. Returns the encoder on first use: a run
@@ -140,6 +140,7 @@ def make_cache(cache_dir, config, encoder_fn, fingerprint, normalize, progress,
         f"{fingerprint}:normalize={normalize}:"
         f"dtype={config.dtype}:padding_invariant",
         layers="all" if config.layers == "weighted" else "last",
+        dtype=config.cache_dtype,
         preprocessing=Preprocessing(max_seconds=config.max_seconds),
         batch_size=8,
         progress=progress,
@@ -162,7 +163,7 @@ def prepare_features(experiment, pending):
             continue
         train, val, test = fold.split(experiment.files)
         entry = wanted.setdefault(
-            (config.layers, config.max_seconds, config.dtype),
+            (config.layers, config.max_seconds, config.dtype, config.cache_dtype),
             {"config": config, "clean": {}, "noisy": {}},
         )
         _add(entry["clean"], train + val + test)

@@ -116,12 +116,16 @@ def fit_best(model, config, train, val, verbose):
 
 
 def as_head_input(ds, multiple=FRAME_BUCKET):
-    """Cache batches -> head inputs, frames padded to `multiple`."""
+    """Cache batches -> float32 head inputs, frames padded to `multiple`.
+
+    Features cached as float16 are widened here, a batch at a time: the
+    head computes in float32 whatever the cache holds.
+    """
     import tensorflow as tf
 
     def rename(x, y):
         key = "sequence_output" if "sequence_output" in x else "hidden_states"
-        features, mask = x[key], x["frame_padding_mask"]
+        features, mask = tf.cast(x[key], tf.float32), x["frame_padding_mask"]
         frames = tf.shape(mask)[1]
         pad = (multiple - frames % multiple) % multiple
         mask = tf.pad(mask, [[0, 0], [0, pad]])

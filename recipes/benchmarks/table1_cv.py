@@ -55,6 +55,13 @@ def parse_args(argv=None):
     parser.add_argument("--jobs", type=int, default=2,
                         help="Heads trained at once (the recipe's --jobs); "
                         "default 2, the cores of the reference machine.")
+    parser.add_argument("--set", dest="overrides", action="append",
+                        default=[], metavar="KEY=VALUE",
+                        help="Passed to `kser recipe --set`, e.g. "
+                        'train.cache_dtype="float16" (repeatable).')
+    parser.add_argument("--tag", default="",
+                        help="Suffix of the run folders (WORK/cold-TAG, "
+                        "WORK/warm-TAG), to keep runs with other settings.")
     parser.add_argument("--json", help="Also write the figures here.")
     return parser.parse_args(argv)
 
@@ -232,6 +239,7 @@ def main(argv=None):
                    "synth_seconds": round(synth_seconds, 1)},
         "preset": f"{args.preset} (random weights)",
         "jobs": args.jobs,
+        "overrides": args.overrides,
         "runs": {},
     }
     recipe = [sys.executable, "-m", "kser.cli", "recipe",
@@ -239,10 +247,12 @@ def main(argv=None):
               "--jobs", str(args.jobs)]
     if args.folds:
         recipe += ["--folds", args.folds]
+    for item in args.overrides:
+        recipe += ["--set", item]
     for phase in [p.strip() for p in args.phases.split(",") if p.strip()]:
         if phase not in ("cold", "warm"):
             raise SystemExit(f"unknown phase {phase!r}: choose cold or warm")
-        out = os.path.join(work, phase)
+        out = os.path.join(work, f"{phase}-{args.tag}" if args.tag else phase)
         shutil.rmtree(out, ignore_errors=True)
         if phase == "cold":
             shutil.rmtree(cache, ignore_errors=True)
@@ -273,7 +283,8 @@ def format_results(r):
         "versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()),
         f"backend: {r['backend']}; backbone: {r['preset']}; corpus: "
         f"{r['corpus']['clips']} synthetic clips of ~{r['corpus']['clip_seconds']} s; "
-        f"--jobs {r['jobs']}",
+        f"--jobs {r['jobs']}"
+        + "".join(f" --set {item}" for item in r.get("overrides", [])),
         "",
         "| run | wall time (min) | workers start (min) | peak memory (GiB) "
         "| peak main / one worker (GiB) | fold seconds by variant "

@@ -397,6 +397,52 @@ def test_layers_and_dtype(tmp_path, subset):
         make_cache(tmp_path, layers="middle")
 
 
+def test_float16_entries_are_rounded_from_float32_ones(tmp_path, subset):
+    wide = make_cache(tmp_path).extract(subset[:6])
+    # A float16 cache over the same folder: the six clips with a float32
+    # entry are rounded from it, without the backbone; two new clips are
+    # extracted.
+    encoder = FakeEncoder()
+    half = make_cache(tmp_path, encoder, dtype="float16")
+    got = half.extract(subset[:8])
+    assert half.stats["derived"] == 6 and half.stats["misses"] == 2
+    assert half.stats["hits"] == 0 and half.stats["written"] == 8
+    assert encoder.calls == 1  # the two new clips, one batch
+    for a, b in zip(wide, got[:6]):
+        assert b.dtype == np.float16
+        np.testing.assert_array_equal(b, a.astype(np.float16))
+    np.testing.assert_array_equal(
+        got[7], encoder.frames(subset[7].waveform)[-1].astype(np.float16)
+    )
+    # The rounded entries are float16 entries of their own from now on.
+    again = make_cache(tmp_path, FakeEncoder(), dtype="float16")
+    for a, b in zip(got, again.extract(subset[:8])):
+        np.testing.assert_array_equal(a, b)
+    assert again.stats["hits"] == 8 and again.stats["derived"] == 0
+    # float32 never reads float16 entries: a clip cached only as float16
+    # is extracted again at full precision.
+    full = make_cache(tmp_path, FakeEncoder(), dtype="float32")
+    full.extract(subset[:8])
+    assert full.stats["hits"] == 6 and full.stats["misses"] == 2
+
+
+class LoudEncoder(FakeEncoder):
+    def __call__(self, batch):
+        out = super().__call__(batch)
+        return {k: v * 1e6 if k != "frame_padding_mask" else v
+                for k, v in out.items()}
+
+
+def test_features_beyond_float16_are_an_error(tmp_path, subset):
+    with pytest.raises(DataError, match="beyond float16's range: cache them as float32"):
+        make_cache(tmp_path, LoudEncoder(), dtype="float16").extract(subset[:2])
+    assert entries(tmp_path) == []
+    # Rounding a float32 entry checks the same.
+    make_cache(tmp_path, LoudEncoder()).extract(subset[:2])
+    with pytest.raises(DataError, match="beyond float16's range"):
+        make_cache(tmp_path, FakeEncoder(), dtype="float16").extract(subset[:2])
+
+
 def test_too_short_clip_is_an_error(tmp_path):
     short = Clip.from_array(np.ones(300) * 0.1, 0, "short.wav")
     with pytest.raises(AudioError, match="short.wav: too short") as error:

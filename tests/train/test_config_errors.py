@@ -30,6 +30,10 @@ def corpus(tmp_path_factory):
         ("rate.yaml", "learning_rate: fast\n", "learning_rate must be a number"),
         ("preset.json", '{"preset": 7}', "preset must be text, got 7"),
         ("unknown.yaml", "epoch: 3\n", "unknown config keys: epoch"),
+        ("cache.yaml", "cache_dtype: int8\n",
+         "unknown cache_dtype 'int8': choose float32 or float16"),
+        ("online16.yaml", "cache_dtype: float16\nmode: online\n",
+         "cache_dtype float16 needs mode cached"),
     ],
 )
 def test_bad_config_files_are_one_line(tmp_path, name, text, message):
@@ -48,6 +52,17 @@ def test_typed_values_that_mean_the_same_are_accepted(tmp_path):
     config = TrainConfig.load(str(path))
     assert config.epochs == 3 and isinstance(config.epochs, int)
     assert config.learning_rate == 1 and config.max_seconds is None
+
+
+def test_keys_added_later_keep_the_hash_of_finished_folds():
+    from kser.train.config import config_hash
+
+    # Hashes of configs filed before `cache_dtype` existed (kser 2026-12-01,
+    # db807f2): at its default the key leaves them as they were, so those
+    # folds still count as finished.
+    assert config_hash(TrainConfig()) == "b501ace5ac63169f"
+    assert config_hash(TrainConfig(variant="dense", epochs=5)) == "12086b791fa3b0d0"
+    assert config_hash(TrainConfig(cache_dtype="float16")) != "b501ace5ac63169f"
 
 
 def _one_line_error(result):
@@ -76,6 +91,16 @@ def test_cli_wrongly_typed_config_value(corpus, tmp_path):
         main, ["cv", "--data", corpus, "--config", str(config), "--out", str(out)]
     )
     assert "epochs must be a whole number" in _one_line_error(result)
+    assert not out.exists()
+
+
+def test_cli_float16_cache_with_online_training(corpus, tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        main, ["cv", "--data", corpus, "--cache-dtype", "float16", "--mode",
+               "online", "--out", str(out)]
+    )
+    assert "cache_dtype float16 needs mode cached" in _one_line_error(result)
     assert not out.exists()
 
 

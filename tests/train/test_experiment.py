@@ -363,3 +363,35 @@ def test_quickstart_with_a_converted_preset(tmp_path, monkeypatch):
     )
     assert result.exit_code != 0 and "unknown preset 'nope'" in result.output
     assert not (tmp_path / "q2").exists()
+
+
+def test_float16_cache_trains_on_features_rounded_from_float32(index, tmp_path):
+    from kser.data.folds import get_fold
+    from kser.data.pipeline import feature_dataset
+    from kser.train.fit import as_head_input
+
+    fold = get_fold("paper", 1)
+    backbone = _backbone()
+    cache_dir = str(tmp_path / "cache")
+    wide = Experiment(index, backbone, str(tmp_path / "f32"),
+                      cache_dir=cache_dir, progress=False)
+    wide.run_fold(_config(variant="dense"), fold)
+    half = Experiment(index, backbone, str(tmp_path / "f16"),
+                      cache_dir=cache_dir, progress=False)
+    config = _config(variant="dense", cache_dtype="float16")
+    result = half.run_fold(config, fold)
+    # Every float16 entry came from a float32 one: the backbone never ran.
+    cache = half.cache(config)
+    assert cache.stats["derived"] == len(index.files)
+    assert cache.stats["misses"] == 0 and not half._encoders
+    saved = json.loads(
+        (tmp_path / "f16" / "dense" / "fold_01" / "result.json").read_text()
+    )
+    assert saved["config"]["cache_dtype"] == "float16"
+    assert 0.0 <= result["accuracy"] <= 1.0
+    # The head is fed float32 whatever the cache holds.
+    train, _, _ = fold.split(index.files)
+    features = cache.extract(train[:4])
+    assert features[0].dtype == np.float16
+    x, _ = next(iter(as_head_input(feature_dataset(features, [0, 1, 2, 3], 4))))
+    assert x["features"].dtype.name == "float32"

@@ -7,8 +7,8 @@ average, as real RAVDESS, written by `kser synth`'s generator) with a HuBERT bas
 **random** weights (no checkpoint can be downloaded here; the compute is
 the same as with real weights, the accuracies are not). Two runs, each a
 fresh process, each timed and its peak resident memory taken from the
-kernel (the summed PSS of the run and its workers, sampled, and the run's
-own peak from `wait4`):
+kernel (the summed PSS of the run and its workers, sampled, and the
+largest resident size of one of them from `wait4`):
 
 - cold: an empty feature cache, so the frozen backbone runs once per clip
   and per cached noisy copy, then every head trains;
@@ -161,9 +161,10 @@ SAMPLE_SECONDS = 2.0
 def timed_run(argv, log_path):
     """Run a command; return wall seconds and peak resident memory (GiB).
 
-    The peak is the larger of the child's own peak resident size (`wait4`)
-    and the peak of the summed PSS of the child and its worker processes,
-    sampled every SAMPLE_SECONDS.
+    The peak is the larger of the largest resident size of one process
+    (`wait4`: the run, or a worker it waited for) and the peak of the
+    summed PSS of the run and its worker processes, sampled every
+    SAMPLE_SECONDS.
     """
     import threading
 
@@ -193,10 +194,14 @@ def timed_run(argv, log_path):
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise SystemExit(f"{' '.join(argv)} failed (exit {code}); see {log_path}")
-    # ru_maxrss is in KiB on Linux.
+    # ru_maxrss is in KiB on Linux. For a process waited for with wait4 it
+    # is the largest resident size of that process *or* of any descendant
+    # it waited for (its workers), so it is reported on its own, not as
+    # the main process's.
     detail = {
-        "peak_main_gib": round(max(usage.ru_maxrss * 1024, peak["main"]) / 2**30, 2),
+        "peak_main_gib": round(peak["main"] / 2**30, 2),
         "peak_one_worker_gib": round(peak["worker"] / 2**30, 2),
+        "peak_rss_largest_process_gib": round(usage.ru_maxrss * 1024 / 2**30, 2),
         "workers_started_after_seconds": round(peak.get("workers_from", wall), 1),
     }
     return wall, max(usage.ru_maxrss * 1024, peak["tree"]) / 2**30, detail
@@ -287,9 +292,9 @@ def format_results(r):
         + "".join(f" --set {item}" for item in r.get("overrides", [])),
         "",
         "| run | wall time (min) | workers start (min) | peak memory (GiB) "
-        "| peak main / one worker (GiB) | fold seconds by variant "
-        "(summed over workers) |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
+        "| peak PSS main / one worker (GiB) | largest RSS of one process "
+        "(GiB) | fold seconds by variant (summed over workers) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for phase, run in r["runs"].items():
         by = ", ".join(f"{k} {v / 60:.1f} min"
@@ -297,7 +302,9 @@ def format_results(r):
         lines.append(f"| {phase} | {run['wall_seconds'] / 60:.1f} | "
                      f"{run['workers_started_after_seconds'] / 60:.1f} | "
                      f"{run['peak_memory_gib']:.2f} | {run['peak_main_gib']:.2f} / "
-                     f"{run['peak_one_worker_gib']:.2f} | {by} |")
+                     f"{run['peak_one_worker_gib']:.2f} | "
+                     f"{run.get('peak_rss_largest_process_gib', float('nan')):.2f} "
+                     f"| {by} |")
     return "\n".join(lines)
 
 

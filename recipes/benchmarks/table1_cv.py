@@ -50,6 +50,8 @@ def parse_args(argv=None):
                         help="Architecture built with random weights.")
     parser.add_argument("--folds", help="Subset of folds, e.g. 1,2 "
                         "(default: all 12).")
+    parser.add_argument("--variants", help="Subset of variants, e.g. "
+                        "dense-aug (default: all three).")
     parser.add_argument("--phases", default="cold,warm",
                         help="Which runs: cold, warm or both (default).")
     parser.add_argument("--jobs", type=int, default=2,
@@ -245,6 +247,8 @@ def main(argv=None):
         "preset": f"{args.preset} (random weights)",
         "jobs": args.jobs,
         "overrides": args.overrides,
+        "folds": args.folds or "all",
+        "variants": args.variants or "all",
         "runs": {},
     }
     recipe = [sys.executable, "-m", "kser.cli", "recipe",
@@ -252,6 +256,8 @@ def main(argv=None):
               "--jobs", str(args.jobs)]
     if args.folds:
         recipe += ["--folds", args.folds]
+    if args.variants:
+        recipe += ["--variants", args.variants]
     for item in args.overrides:
         recipe += ["--set", item]
     for phase in [p.strip() for p in args.phases.split(",") if p.strip()]:
@@ -288,7 +294,8 @@ def format_results(r):
         "versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()),
         f"backend: {r['backend']}; backbone: {r['preset']}; corpus: "
         f"{r['corpus']['clips']} synthetic clips of ~{r['corpus']['clip_seconds']} s; "
-        f"--jobs {r['jobs']}"
+        f"--jobs {r['jobs']}; folds {r.get('folds', 'all')}, variants "
+        f"{r.get('variants', 'all')}"
         + "".join(f" --set {item}" for item in r.get("overrides", [])),
         "",
         "| run | wall time (min) | workers start (min) | peak memory (GiB) "

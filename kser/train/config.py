@@ -191,6 +191,11 @@ class TrainConfig:
                 raise KserError(f"{field.name} must be text, got {value!r}")
 
     @property
+    def cache_settings(self):
+        """What picks a feature cache: layers, crop, backbone and cache dtype."""
+        return (self.layers, self.max_seconds, self.dtype, self.cache_dtype)
+
+    @property
     def head(self):
         return VARIANTS[self.variant]["head"]
 

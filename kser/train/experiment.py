@@ -183,7 +183,7 @@ class Experiment:
 
     def cache(self, config):
         """The `FeatureCache` for a config's layers, crop and dtypes."""
-        key = (config.layers, config.max_seconds, config.dtype, config.cache_dtype)
+        key = config.cache_settings
         if key not in self._caches:
             layers = config.layers
             self._caches[key] = _features.make_cache(

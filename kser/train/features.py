@@ -163,7 +163,7 @@ def prepare_features(experiment, pending):
             continue
         train, val, test = fold.split(experiment.files)
         entry = wanted.setdefault(
-            (config.layers, config.max_seconds, config.dtype, config.cache_dtype),
+            config.cache_settings,
             {"config": config, "clean": {}, "noisy": {}},
         )
         _add(entry["clean"], train + val + test)

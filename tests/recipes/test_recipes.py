@@ -21,6 +21,7 @@ from kser.reproduce.recipe import apply_overrides
 from kser.reproduce.recipe import load_recipe
 from kser.reproduce.recipe import run_recipe
 from kser.reproduce.recipe import train_configs
+from tests.shared import shared_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RECIPES = os.path.join(ROOT, "recipes")
@@ -32,26 +33,17 @@ ACTORS = 8
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
+    # The corpus is read only: one for both xdist workers. Each worker
+    # writes its own feature cache and results. On jax the run's compilation
+    # cache (tests/conftest.py) turns the heads recompiled for every fold
+    # into cache hits.
+    corpus = shared_folder(
+        tmp_path_factory, "recipes-corpus",
+        lambda folder: write_corpus(folder / "corpus", actors=ACTORS,
+                                    clip_seconds=0.3, seed=0),
+    ) / "corpus"
     root = tmp_path_factory.mktemp("recipes")
-    corpus = root / "corpus"
-    write_corpus(corpus, actors=ACTORS, clip_seconds=0.3, seed=0)
-    restore = None
-    if keras.backend.backend() == "jax":
-        # Same-shaped heads recompile for every fold: a persistent
-        # compilation cache turns the repeats into cache hits.
-        import jax
-
-        names = ("jax_compilation_cache_dir",
-                 "jax_persistent_cache_min_compile_time_secs")
-        restore = {n: getattr(jax.config, n) for n in names}
-        jax.config.update("jax_compilation_cache_dir", str(root / "jax_cache"))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    yield {"root": root, "corpus": str(corpus), "cache": str(root / "features")}
-    if restore:
-        import jax
-
-        for name, value in restore.items():
-            jax.config.update(name, value)
+    return {"root": root, "corpus": str(corpus), "cache": str(root / "features")}
 
 
 def _run(shared, name, *extra):

@@ -39,10 +39,16 @@ CLIPS_PER_ACTOR = 6
 START_TIMEOUT = 240
 GONE_TIMEOUT = 5
 # More epochs than any test waits for: a run is still training when it is
-# stopped, however long the other runs took to start (at 50 epochs, a run
-# that started first once finished both folds, 28 s and 34 s, before the
-# test signalled it).
+# stopped, however long the other runs took to start.
 EPOCHS = "100000"
+# The run starts with SIGINT's usual handler, as from a terminal. A process
+# started in the background by a non-interactive shell (`cmd &`) inherits
+# SIGINT ignored, and so would every process under it; kser rightly keeps
+# an ignored signal ignored, so the SIGINT check would wait in vain.
+CHILD = (
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "from kser.cli import main; main()"
+)
 
 
 def _stat(pid):
@@ -125,7 +131,7 @@ class Run:
         self.log = os.path.join(root, f"{name}.log")
         env = dict(os.environ, KERAS_BACKEND=BACKEND, PYTHONPATH=ROOT)
         command = [
-            sys.executable, "-c", "from kser.cli import main; main()",
+            sys.executable, "-c", CHILD,
             "cv", "--data", corpus, "--preset", preset,
             "--variants", "dense,lstm", "--folds", "1", "--epochs", EPOCHS,
             "--batch-size", "4", "--max-seconds", "1", "--out", self.out,

@@ -168,6 +168,10 @@ def _train_options(function):
                      help="Run folds whose validation or test speakers have "
                           "no clips (an incomplete corpus; results list the "
                           "absent speakers) instead of stopping."),
+        click.option("--plots/--no-plots", default=True, show_default=True,
+                     help="Draw each fold's PNG plots. --no-plots skips them "
+                          "(about 2 s a fold); `kser report OUT` draws them "
+                          "later."),
         click.option("--out", "out_dir", type=click.Path(file_okay=False),
                      default="runs/kser", show_default=True, help="Run folder."),
         backend_option,
@@ -225,7 +229,7 @@ def _variants(text):
               help="Save the whole classifier as model.keras.")
 @_train_options
 def train(variant, fold, save_model, data_dir, config_file, cache_dir, out_dir,
-          backend, skip_invalid, allow_missing_speakers, **options):
+          backend, skip_invalid, allow_missing_speakers, plots, **options):
     """Train one variant on one fold and evaluate its test speakers.
 
     Keeps the best-on-validation weights, writes the per-epoch history
@@ -247,7 +251,8 @@ def train(variant, fold, save_model, data_dir, config_file, cache_dir, out_dir,
     summary = run_training(data_dir, configs, out_dir, folds=[fold],
                            cache_dir=cache_dir, save_model=save_model,
                            test_corpora=tests, skip_invalid=skip_invalid,
-                           allow_missing_speakers=allow_missing_speakers)
+                           allow_missing_speakers=allow_missing_speakers,
+                           plots=plots)
     click.echo(format_cv_summary_markdown(summary))
 
 
@@ -262,7 +267,7 @@ def train(variant, fold, save_model, data_dir, config_file, cache_dir, out_dir,
               "the number of cores).")
 @_train_options
 def cv(variants, folds, jobs, data_dir, config_file, cache_dir, out_dir, backend,
-       skip_invalid, allow_missing_speakers, **options):
+       skip_invalid, allow_missing_speakers, plots, **options):
     """Cross-validate variants over every fold of a protocol (Table I).
 
     Resumable: started again with the same OUT, finished folds are skipped.
@@ -285,7 +290,8 @@ def cv(variants, folds, jobs, data_dir, config_file, cache_dir, out_dir, backend
     summary = run_training(data_dir, configs, out_dir, folds=fold_list,
                            cache_dir=cache_dir, jobs=jobs, test_corpora=tests,
                            skip_invalid=skip_invalid,
-                           allow_missing_speakers=allow_missing_speakers)
+                           allow_missing_speakers=allow_missing_speakers,
+                           plots=plots)
     click.echo(format_cv_summary_markdown(summary))
 
 

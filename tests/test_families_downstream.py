@@ -44,7 +44,7 @@ def test_cv_predict_export_with_a_family_preset(preset, corpus, tmp_path, monkey
         main,
         ["cv", "--data", corpus, "--preset", preset, "--variants", "dense",
          "--folds", "1", "--epochs", "1", "--batch-size", "8",
-         "--max-seconds", "1", "--out", str(out)],
+         "--max-seconds", "1", "--no-plots", "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
     saved = json.loads((out / "dense" / "fold_01" / "result.json").read_text())
@@ -60,7 +60,7 @@ def test_cv_predict_export_with_a_family_preset(preset, corpus, tmp_path, monkey
         main,
         ["train", "--data", corpus, "--preset", preset, "--variant", "dense",
          "--fold", "1", "--epochs", "1", "--batch-size", "8",
-         "--max-seconds", "1", "--out", str(out),
+         "--max-seconds", "1", "--no-plots", "--out", str(out),
          "--cache-dir", str(tmp_path / "run" / "feature_cache")],
     )
     assert train.exit_code == 0, train.output

@@ -394,6 +394,9 @@ def write_summary(run_dir, variants=None, folds=None, verify=False, results=None
 def rebuild_reports(run_dir, verify=True):
     """Re-draw every fold's plots and rewrite the summary of a run folder.
 
+    Cross-corpus plots (`FOLD/cross_corpus/NAME/`) are drawn again too; a
+    run trained with `plots=False` (`--no-plots`) gets all of its plots.
+
     Args:
         run_dir: str. A folder written by `kser train` or `kser cv`.
         verify: bool. First check every fold's `result.json` and the files
@@ -411,10 +414,12 @@ def rebuild_reports(run_dir, verify=True):
         metrics = read_metrics(os.path.join(folder, "metrics.json"))
         history_path = os.path.join(folder, "history.csv")
         history = read_history(history_path) if os.path.exists(history_path) else None
-        write_fold_plots(
-            metrics,
-            folder,
-            history=history,
-            title=f"{result['variant']}, fold {result['fold']}",
-        )
+        title = f"{result['variant']}, fold {result['fold']}"
+        write_fold_plots(metrics, folder, history=history, title=title)
+        for name in sorted(result.get("cross_corpus", {})):
+            cross = os.path.join(folder, "cross_corpus", name)
+            write_fold_plots(
+                read_metrics(os.path.join(cross, "metrics.json")), cross,
+                title=f"{title}, on {name}",
+            )
     return write_summary(run_dir, results=results)

@@ -83,7 +83,8 @@ def evaluate(experiment, config, head, fold_dir, name, index, title=None):
     out = os.path.join(fold_dir, CROSS_DIR, name)
     os.makedirs(out, exist_ok=True)
     write_metrics(os.path.join(out, "metrics.json"), metrics)
-    write_fold_plots(metrics, out, title=title or f"{config.name} on {name}")
+    if experiment.plots:
+        write_fold_plots(metrics, out, title=title or f"{config.name} on {name}")
     write_predictions(
         os.path.join(out, "predictions.csv"), clips, probabilities, shared,
         y_true,

@@ -76,6 +76,10 @@ class Experiment:
             default the index's (`index.label_names`), else the paper's 8.
         progress: bool. Progress bars.
         corpus: str. The corpus name, whose protocols give the folds.
+        test_corpora: list of `(name, index)` or None. Corpora every
+            trained fold is also tested on.
+        plots: bool. Draw each fold's PNG plots (about 2 s a fold on a
+            2-core CPU); when False, `rebuild_reports` draws them later.
     """
 
     def __init__(
@@ -90,8 +94,11 @@ class Experiment:
         fingerprint=None,
         corpus="ravdess",
         test_corpora=None,
+        plots=True,
     ):
         self.index = index
+        # Each fold's PNGs; `kser report` draws them later when False.
+        self.plots = bool(plots)
         # Cross-corpus tests: [(name, index)], evaluated after every fold.
         self.test_corpora = [(str(n), i) for n, i in (test_corpora or [])]
         self.files = list(getattr(index, "files", index))
@@ -131,6 +138,7 @@ class Experiment:
             fingerprint=state["fingerprint"],
             corpus=state["corpus"],
             test_corpora=state["test_corpora"],
+            plots=state.get("plots", True),
         )
         experiment.report_damage = False
         return experiment
@@ -147,6 +155,7 @@ class Experiment:
             "backbone_shape": BackboneShape.of(self.backbone).to_dict(),
             "corpus": self.corpus,
             "test_corpora": self.test_corpora,
+            "plots": self.plots,
         }
 
     def labels(self, clips):
@@ -353,9 +362,9 @@ class Experiment:
             test_accuracy=metrics["accuracy"],
             test_loss=metrics.get("log_loss"),
         )
-        write_fold_plots(
-            metrics, fold_dir, history=history, title=f"{config.name}, fold {fold.index}"
-        )
+        if self.plots:
+            write_fold_plots(metrics, fold_dir, history=history,
+                             title=f"{config.name}, fold {fold.index}")
         write_predictions(
             os.path.join(fold_dir, "predictions.csv"),
             test_files,
@@ -509,6 +518,7 @@ def run_training(
     test_corpora=None,
     allow_missing_speakers=False,
     skip_invalid=False,
+    plots=True,
 ):
     """Index a corpus, load the backbone and run folds: `kser train`/`cv`.
 
@@ -541,6 +551,8 @@ def run_training(
             `missing_speakers`) instead of stopping with an error.
         skip_invalid: bool. Skip (and count) audio files whose names do
             not follow the corpus, instead of stopping at the first.
+        plots: bool. Draw each fold's PNG plots; when False,
+            `kser report OUT_DIR` (`rebuild_reports`) draws them later.
 
     Returns:
         dict. The cross-validation summary.
@@ -576,6 +588,7 @@ def run_training(
             progress=progress,
             corpus=corpus,
             test_corpora=tests,
+            plots=plots,
         )
         invocation = {
             "data": os.path.abspath(data_dir),

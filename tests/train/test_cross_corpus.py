@@ -92,12 +92,24 @@ def test_cli_cross_corpus_end_to_end_with_jobs(corpora, tmp_path):
             "--batch-size", "8", "--max-seconds", "1",
             "--test-corpus", "ravdess", "--test-data",
             str(corpora["root"] / "other"), "--out", str(out), "--jobs", "2"]
-    result = CliRunner().invoke(main, args)
+    result = CliRunner().invoke(main, args + ["--no-plots"])
     assert result.exit_code == 0, result.output
     assert "dense on ravdess" in result.output
     for fold in (1,):
         saved = json.loads((out / "dense" / f"fold_{fold:02d}" / "result.json").read_text())
         assert saved["cross_corpus"]["ravdess"]["num_test"] == 120
+    # --no-plots: no PNG anywhere, in the fold or its cross-corpus folder;
+    # `kser report` then draws both.
+    fold_dir = out / "dense" / "fold_01"
+    assert (fold_dir / "metrics.json").exists()
+    assert not list(out.rglob("*.png"))
+    report = CliRunner().invoke(main, ["report", str(out)])
+    assert report.exit_code == 0, report.output
+    for folder in (fold_dir, fold_dir / "cross_corpus" / "ravdess"):
+        for name in ("confusion_matrix.png", "confusion_matrix_normalized.png",
+                     "correct_per_class.png"):
+            assert (folder / name).stat().st_size > 0, folder / name
+    assert (fold_dir / "training_curves.png").exists()
     config = json.loads((out / "run_config.json").read_text())
     assert config["test_corpora"][0]["corpus"] == "ravdess"
     # Only one of the pair given: one line, nothing written.

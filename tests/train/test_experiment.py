@@ -37,6 +37,10 @@ def index(corpus):
     return index_ravdess(corpus)
 
 
+# Tests that check no PNG pass plots=False (about 2 s a fold); the fold
+# outputs, resume and quickstart tests draw them.
+
+
 def _backbone():
     keras.utils.set_random_seed(0)
     return HubertBackbone(**TINY_BACKBONE, padding_invariant=True)
@@ -70,7 +74,7 @@ def test_cached_and_online_paths_give_the_same_numbers(
     results = {}
     for mode in ("cached", "online"):
         experiment = Experiment(
-            index, backbone, str(tmp_path / mode), progress=False
+            index, backbone, str(tmp_path / mode), progress=False, plots=False
         )
         config = _config(variant=variant, mode=mode, group_by_length=group_by_length)
         results[mode] = experiment.run_fold(config, fold)
@@ -180,6 +184,7 @@ def test_parallel_heads_give_the_sequential_numbers(index, tmp_path, monkeypatch
             str(tmp_path / f"jobs{jobs}"),
             cache_dir=str(tmp_path / f"cache{jobs}"),
             progress=False,
+            plots=False,
         )
         summary = experiment.run_cv(configs, folds=[1, 2], jobs=jobs)
         assert [row["fold"] for row in summary["rows"]] == [1, 2]
@@ -219,7 +224,8 @@ def test_changed_config_reruns_a_finished_fold(index, tmp_path):
     from kser.data.folds import get_fold
 
     fold = get_fold("paper", 1)
-    experiment = Experiment(index, _backbone(), str(tmp_path), progress=False)
+    experiment = Experiment(index, _backbone(), str(tmp_path), progress=False,
+                            plots=False)
     first = experiment.run_fold(_config(variant="dense", epochs=1), fold)
     again = experiment.run_fold(_config(variant="dense", epochs=1), fold)
     assert again == first
@@ -374,10 +380,10 @@ def test_float16_cache_trains_on_features_rounded_from_float32(index, tmp_path):
     backbone = _backbone()
     cache_dir = str(tmp_path / "cache")
     wide = Experiment(index, backbone, str(tmp_path / "f32"),
-                      cache_dir=cache_dir, progress=False)
+                      cache_dir=cache_dir, progress=False, plots=False)
     wide.run_fold(_config(variant="dense"), fold)
     half = Experiment(index, backbone, str(tmp_path / "f16"),
-                      cache_dir=cache_dir, progress=False)
+                      cache_dir=cache_dir, progress=False, plots=False)
     config = _config(variant="dense", cache_dtype="float16")
     result = half.run_fold(config, fold)
     # Every float16 entry came from a float32 one: the backbone never ran.

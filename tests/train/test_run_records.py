@@ -57,6 +57,7 @@ def _config(**kwargs):
 
 
 def _train(corpus, out, variants=("dense",), folds=(1, 2), cache=None, **kwargs):
+    kwargs.setdefault("plots", False)  # `kser report` draws them where needed
     return run_training(
         corpus,
         [_config(variant=v) for v in variants],

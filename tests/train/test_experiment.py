@@ -315,12 +315,32 @@ def test_cli_train_end_to_end_with_converted_preset(corpus, tmp_path):
     assert logits.shape == (1, 8)
 
 
-def test_quickstart_library_runs_small(tmp_path):
+@pytest.fixture(scope="module")
+def quickstart_dir(tmp_path_factory):
+    """A fresh quickstart folder whose `corpus` is the one the quickstart
+    would write (seed 0, 0.3 s clips), built once for the run: the
+    quickstart finds it complete and reads it instead of writing 1440
+    clips again."""
+
+    def build(folder):
+        write_corpus(folder / "corpus", clip_seconds=0.3, seed=0)
+
+    corpus = shared_folder(tmp_path_factory, "quickstart-corpus", build) / "corpus"
+
+    def make(path):
+        path.mkdir()
+        os.symlink(corpus, path / "corpus")
+        return str(path)
+
+    return make
+
+
+def test_quickstart_library_runs_small(tmp_path, quickstart_dir):
     from kser.quickstart import run_quickstart
 
     summary = run_quickstart(
-        str(tmp_path / "qs"), epochs=1, seconds=0.3, variants=("dense",),
-        progress=False,
+        quickstart_dir(tmp_path / "qs"), epochs=1, seconds=0.3,
+        variants=("dense",), progress=False,
     )
     assert summary["rows"][0]["fold"] == 3
     assert (tmp_path / "qs" / "run" / "dense" / "fold_03" / "confusion_matrix.png").exists()
@@ -348,7 +368,7 @@ def test_summary_of_a_subset_keeps_the_rest_of_the_run_folder(tmp_path):
     assert "0.500" in text and "0.800" in text
 
 
-def test_quickstart_with_a_converted_preset(tmp_path, monkeypatch):
+def test_quickstart_with_a_converted_preset(tmp_path, monkeypatch, quickstart_dir):
     from kser.convert import convert_checkpoint
     from kser.quickstart import run_quickstart
     from tests.models.helpers import fixture_dir
@@ -356,8 +376,8 @@ def test_quickstart_with_a_converted_preset(tmp_path, monkeypatch):
     preset = str(tmp_path / "preset")
     convert_checkpoint(fixture_dir("hubert_tiny_base"), preset)
     summary = run_quickstart(
-        str(tmp_path / "qs"), epochs=1, seconds=0.3, variants=("dense",),
-        progress=False, preset=preset,
+        quickstart_dir(tmp_path / "qs"), epochs=1, seconds=0.3,
+        variants=("dense",), progress=False, preset=preset,
     )
     assert summary["rows"][0]["fold"] == 3
     config = json.loads((tmp_path / "qs" / "run" / "run_config.json").read_text())

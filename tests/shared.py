@@ -10,9 +10,16 @@ folder of this session.
 
 Only for inputs the tests read and never change: a test that changes one
 copies it first.
+
+An input that no Keras backend touches (a synthetic corpus: numpy and
+soundfile only) can also be shared by the runs of one `.ci/run`, which
+runs the suite once per backend: with `across_backends=True` and
+`KSER_TEST_SHARED_DIR` set (`.ci/run` sets it to a fresh folder and removes
+it at the end), it is built in that folder by the first run that needs it.
 """
 
 import os
+import pathlib
 import shutil
 
 try:
@@ -21,7 +28,7 @@ except ImportError:  # no file locks: each worker builds its own
     fcntl = None
 
 
-def shared_folder(tmp_path_factory, name, build):
+def shared_folder(tmp_path_factory, name, build, across_backends=False):
     """The folder `name`, built once per test run by `build(path)`.
 
     Args:
@@ -30,6 +37,8 @@ def shared_folder(tmp_path_factory, name, build):
             content for every caller.
         build: callable. Writes the input into the (new, empty) folder it
             is given.
+        across_backends: bool. The input does not depend on the Keras
+            backend: share it through `KSER_TEST_SHARED_DIR` when set.
 
     Returns:
         pathlib.Path. The finished folder.
@@ -38,6 +47,8 @@ def shared_folder(tmp_path_factory, name, build):
     if os.environ.get("PYTEST_XDIST_WORKER") and fcntl is not None:
         base = base.parent  # shared by the workers of this run
     root = base / "shared"
+    if across_backends and os.environ.get("KSER_TEST_SHARED_DIR") and fcntl:
+        root = pathlib.Path(os.environ["KSER_TEST_SHARED_DIR"])
     root.mkdir(exist_ok=True)
     done = root / name
     with open(root / f"{name}.lock", "w") as lock:

@@ -29,7 +29,7 @@ def corpus(tmp_path_factory):
     def build(folder):
         write_corpus(folder / "ravdess", actors=6, clip_seconds=0.4, seed=3)
 
-    return str(shared_folder(tmp_path_factory, "families", build) / "ravdess")
+    return str(shared_folder(tmp_path_factory, "families", build, across_backends=True) / "ravdess")
 
 
 @pytest.mark.parametrize("preset", sorted(FAMILIES))

@@ -108,7 +108,7 @@ def corpus_without_07(tmp_path_factory):
         write_corpus(folder / "ravdess", actors="3-8", clip_seconds=0.2, seed=2)
         shutil.rmtree(folder / "ravdess" / "Actor_07")
 
-    return shared_folder(tmp_path_factory, "without-07", build) / "ravdess"
+    return shared_folder(tmp_path_factory, "without-07", build, across_backends=True) / "ravdess"
 
 
 @pytest.fixture(scope="module")

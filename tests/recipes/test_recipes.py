@@ -41,6 +41,7 @@ def shared(tmp_path_factory):
         tmp_path_factory, "recipes-corpus",
         lambda folder: write_corpus(folder / "corpus", actors=ACTORS,
                                     clip_seconds=0.3, seed=0),
+        across_backends=True,
     ) / "corpus"
     root = tmp_path_factory.mktemp("recipes")
     return {"root": root, "corpus": str(corpus), "cache": str(root / "features")}

@@ -27,7 +27,7 @@ def corpus(tmp_path_factory):
     def build(folder):
         write_corpus(folder / "ravdess", actors=ACTORS, clip_seconds=0.4, seed=1)
 
-    return str(shared_folder(tmp_path_factory, "train", build) / "ravdess")
+    return str(shared_folder(tmp_path_factory, "train", build, across_backends=True) / "ravdess")
 
 
 @pytest.fixture(scope="module")
@@ -325,7 +325,9 @@ def quickstart_dir(tmp_path_factory):
     def build(folder):
         write_corpus(folder / "corpus", clip_seconds=0.3, seed=0)
 
-    corpus = shared_folder(tmp_path_factory, "quickstart-corpus", build) / "corpus"
+    corpus = shared_folder(
+        tmp_path_factory, "quickstart-corpus", build, across_backends=True
+    ) / "corpus"
 
     def make(path):
         path.mkdir()

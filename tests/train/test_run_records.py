@@ -42,7 +42,7 @@ def corpus(tmp_path_factory):
                 if parts[4] != "01" or parts[5] != "01":
                     os.remove(folder / name)
 
-    return str(shared_folder(tmp_path_factory, "records", build) / "ravdess")
+    return str(shared_folder(tmp_path_factory, "records", build, across_backends=True) / "ravdess")
 
 
 def _backbone():

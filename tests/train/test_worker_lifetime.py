@@ -120,7 +120,7 @@ def corpus(tmp_path_factory):
     def build(folder):
         _small_corpus(str(folder / "ravdess"))
 
-    return str(shared_folder(tmp_path_factory, "lifetime", build) / "ravdess")
+    return str(shared_folder(tmp_path_factory, "lifetime", build, across_backends=True) / "ravdess")
 
 
 class Run:

@@ -40,6 +40,8 @@ FOLD_FILES = (
     "head.weights.h5",
 )
 CROSS_FILES = ("metrics.json", "predictions.csv")
+# A fold's results on another corpus: FOLD_DIR/CROSS_DIR/NAME/.
+CROSS_DIR = "cross_corpus"
 
 
 def fold_dir(run_dir, variant, fold):
@@ -417,7 +419,7 @@ def rebuild_reports(run_dir, verify=True):
         title = f"{result['variant']}, fold {result['fold']}"
         write_fold_plots(metrics, folder, history=history, title=title)
         for name in sorted(result.get("cross_corpus", {})):
-            cross = os.path.join(folder, "cross_corpus", name)
+            cross = os.path.join(folder, CROSS_DIR, name)
             write_fold_plots(
                 read_metrics(os.path.join(cross, "metrics.json")), cross,
                 title=f"{title}, on {name}",

@@ -21,9 +21,8 @@ from kser.report import classification_metrics
 from kser.report import write_fold_plots
 from kser.report import write_metrics
 from kser.report.metrics import softmax
+from kser.report.runs import CROSS_DIR
 from kser.report.runs import write_predictions
-
-CROSS_DIR = "cross_corpus"
 
 
 def _label_name(clip):

@@ -97,7 +97,6 @@ class Experiment:
         plots=True,
     ):
         self.index = index
-        # Each fold's PNGs; `kser report` draws them later when False.
         self.plots = bool(plots)
         # Cross-corpus tests: [(name, index)], evaluated after every fold.
         self.test_corpora = [(str(n), i) for n, i in (test_corpora or [])]

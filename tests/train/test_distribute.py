@@ -22,6 +22,7 @@ from kser.train.distribute import DISTRIBUTE_CHOICES
 from kser.train.distribute import DistributionPlan
 from kser.train.distribute import distribution_scope
 from kser.train.distribute import resolve_distribution
+from tests.shared import shared_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORKER = os.path.join(ROOT, "tests", "train", "distribute_worker.py")
@@ -150,25 +151,34 @@ def test_importing_kser_train_does_not_import_keras():
 
 
 @pytest.fixture(scope="module")
-def two_devices():
-    """Results of `distribute_worker.py` on this suite's backend."""
+def two_devices(tmp_path_factory):
+    """Results of `distribute_worker.py` on this suite's backend.
+
+    Run once per test run: when xdist splits this module over both
+    workers, the second reads the first one's results (`shared_folder`).
+    """
     if BACKEND not in ("jax", "tensorflow"):
         pytest.skip(f"data-parallel training needs jax or tensorflow, not {BACKEND}")
-    env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="2")
-    env.pop("TPU_NAME", None)
-    if BACKEND == "jax":
-        flags = env.get("XLA_FLAGS", "")
-        env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count=2".strip()
-    result = subprocess.run(
-        [sys.executable, WORKER, BACKEND],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def build(folder):
+        env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="2")
+        env.pop("TPU_NAME", None)
+        if BACKEND == "jax":
+            flags = env.get("XLA_FLAGS", "")
+            env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count=2".strip()
+        result = subprocess.run(
+            [sys.executable, WORKER, BACKEND],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-4000:]
+        (folder / "results.json").write_text(result.stdout.strip().splitlines()[-1])
+
+    folder = shared_folder(tmp_path_factory, f"two-devices-{BACKEND}", build)
+    return json.loads((folder / "results.json").read_text())
 
 
 ENGINE = {"jax": "jax DataParallel", "tensorflow": "tensorflow MirroredStrategy"}

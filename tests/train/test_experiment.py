@@ -170,11 +170,11 @@ def test_parallel_heads_give_the_sequential_numbers(index, tmp_path, monkeypatch
     # The workers must set up kser's own compilation cache, not the test
     # run's (tests/conftest.py).
     monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
-    # jobs=2 extracts every feature up front (its own, empty cache: a
+    # jobs=2 extracts every feature up front (into an empty cache: a
     # worker that missed one would fail), then trains heads in two worker
-    # processes; each fold must come out as in the one-process run.
-    # One variant over two folds keeps both workers busy; dense-aug also
-    # reads the noisy copies from the cache.
+    # processes; each fold must come out as in the one-process run, which
+    # then reads the same cache. One variant over two folds keeps both
+    # workers busy; dense-aug also reads the noisy copies from the cache.
     backbone = _backbone()
     configs = [_config(variant="dense-aug")]
     for jobs in (2, 1):
@@ -182,7 +182,7 @@ def test_parallel_heads_give_the_sequential_numbers(index, tmp_path, monkeypatch
             index,
             backbone,
             str(tmp_path / f"jobs{jobs}"),
-            cache_dir=str(tmp_path / f"cache{jobs}"),
+            cache_dir=str(tmp_path / "cache2"),
             progress=False,
             plots=False,
         )

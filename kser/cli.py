@@ -244,7 +244,7 @@ def train(variant, fold, save_model, data_dir, config_file, cache_dir, out_dir,
     """
     set_backend(backend)
     from kser.report import format_cv_summary_markdown
-    from kser.train.experiment import run_training
+    from kser.train.training import run_training
 
     tests = _test_corpora(options)
     configs = _configs(_variants(variant), config_file, options)
@@ -277,7 +277,7 @@ def cv(variants, folds, jobs, data_dir, config_file, cache_dir, out_dir, backend
     """
     set_backend(backend)
     from kser.report import format_cv_summary_markdown
-    from kser.train.experiment import run_training
+    from kser.train.training import run_training
 
     fold_list = None
     if folds:

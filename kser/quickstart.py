@@ -64,7 +64,7 @@ def run_quickstart(
 
     from kser.models import build_backbone
     from kser.train.config import TrainConfig
-    from kser.train.experiment import run_training
+    from kser.train.training import run_training
     from kser.train.features import load_backbone
 
     keras.utils.set_random_seed(seed)

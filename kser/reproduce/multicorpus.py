@@ -132,7 +132,7 @@ def run_multicorpus(recipe, configs, smoke, data, out, run, cache_dir, jobs,
     from kser.report import atomic_write_text
     from kser.report import collect_results
     from kser.train.config import environment
-    from kser.train.experiment import run_training
+    from kser.train.training import run_training
 
     if not smoke and not data:
         raise KserError(

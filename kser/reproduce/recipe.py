@@ -187,7 +187,7 @@ def run_recipe(
     from kser.report import atomic_write_text
     from kser.report.recipe_results import format_results
     from kser.train.config import environment
-    from kser.train.experiment import run_training
+    from kser.train.training import run_training
 
     started = time.time()
     recipe_dir = os.fspath(recipe_dir)

@@ -17,7 +17,7 @@ from kser.data.synthetic import write_corpus
 from kser.errors import KserError
 from kser.models import HubertBackbone
 from kser.train.config import TrainConfig
-from kser.train.experiment import run_training
+from kser.train.training import run_training
 from tests.models.helpers import TINY_BACKBONE
 from tests.shared import shared_folder
 
@@ -343,3 +343,12 @@ def test_remove_stale_temporaries_leaves_other_files(tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [
         "metrics.json", "notes.tmp"]
     assert remove_stale_temporaries(tmp_path / "missing") == 0
+
+
+def test_run_training_keeps_its_old_import_path():
+    from kser.train import experiment
+    from kser.train.experiment import run_training as old
+
+    assert old is run_training
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        experiment.no_such_name

@@ -18,6 +18,7 @@ from kser.models import build_backbone
 from kser.train.config import TrainConfig
 from kser.train.experiment import Experiment
 from tests.models.helpers import TINY_BACKBONE
+from tests.shared import thinned
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +44,7 @@ def _backbone():
 def test_cross_corpus_cached_equals_online_and_is_reported(corpora, tmp_path):
     fold = get_fold("paper", 1)
     backbone = _backbone()
-    # Every fourth training clip (15 per actor, every emotion): the online
-    # path runs the backbone on every batch.
-    train = corpora["train"]
-    train = CorpusIndex([c for i, c in enumerate(train) if i % 4 == 0],
-                        train.label_names, root=train.root, corpus=train.corpus)
+    train = thinned(corpora["train"])  # online runs the backbone per batch
     results = {}
     for mode in ("cached", "online"):
         experiment = Experiment(

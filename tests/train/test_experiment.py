@@ -16,6 +16,7 @@ from kser.train.experiment import Experiment
 from kser.train.experiment import rebuild_reports
 from tests.models.helpers import TINY_BACKBONE
 from tests.shared import shared_folder
+from tests.shared import thinned
 
 # Six actors are enough for paper folds 1 and 2 (validation 01-02 / 03-04,
 # test 03-04 / 05-06, the rest train).
@@ -39,12 +40,8 @@ def index(corpus):
 
 @pytest.fixture(scope="module")
 def small_index(index):
-    """Every fourth clip of `index` (15 per actor, every emotion): the
-    online path runs the backbone on every batch of every epoch."""
-    from kser.data.corpora.base import CorpusIndex
-
-    kept = [clip for i, clip in enumerate(index) if i % 4 == 0]
-    return CorpusIndex(kept, index.label_names, root=index.root, corpus=index.corpus)
+    """The online path runs the backbone on every batch of every epoch."""
+    return thinned(index)
 
 
 # Tests that check no PNG pass plots=False (about 2 s a fold); the fold
@@ -192,7 +189,7 @@ def test_parallel_heads_give_the_sequential_numbers(index, tmp_path, monkeypatch
             index,
             backbone,
             str(tmp_path / f"jobs{jobs}"),
-            cache_dir=str(tmp_path / "cache2"),
+            cache_dir=str(tmp_path / "cache"),
             progress=False,
             plots=False,
         )
@@ -200,7 +197,7 @@ def test_parallel_heads_give_the_sequential_numbers(index, tmp_path, monkeypatch
         assert [row["fold"] for row in summary["rows"]] == [1, 2]
     if keras.backend.backend() == "jax":
         # The workers shared compiled programs through the cache folder.
-        assert os.listdir(tmp_path / "cache2" / "xla_programs")
+        assert os.listdir(tmp_path / "cache" / "xla_programs")
     for fold in (1, 2):
         par = _fold_outputs(tmp_path / "jobs2", "dense-aug", fold)
         seq = _fold_outputs(tmp_path / "jobs1", "dense-aug", fold)
@@ -212,7 +209,7 @@ def test_parallel_heads_give_the_sequential_numbers(index, tmp_path, monkeypatch
     # Started again, the parallel run finds every fold finished.
     experiment = Experiment(
         index, backbone, str(tmp_path / "jobs2"),
-        cache_dir=str(tmp_path / "cache2"), progress=False,
+        cache_dir=str(tmp_path / "cache"), progress=False,
     )
     result = tmp_path / "jobs2" / "dense-aug" / "fold_01" / "result.json"
     stamp = result.stat().st_mtime_ns

@@ -11,6 +11,7 @@ PyTorch.
 import keras
 from keras import ops
 
+from kser.models.linear import Linear
 from kser.models.waveform import conv_output_length
 
 # transformers' LayerNorm/GroupNorm use eps=1e-5; Keras defaults to 1e-3.
@@ -141,6 +142,22 @@ class ConvFeatureEncoder(keras.layers.Layer):
         x = x * ops.cast(norm.gamma, x.dtype) + ops.cast(norm.beta, x.dtype)
         return ops.cast(x, dtype)
 
+    def _group_norm(self, x, norm):
+        # GroupNorm with one group per channel, the variables of Keras'
+        # layer, its float32 statistics, on (batch, frames, channels) as
+        # it is: Keras' layer first reshapes into groups, which on torch
+        # (whose conv output is channels-first in memory) copies the
+        # largest activation of the model and then broadcasts over it in a
+        # slow layout.
+        dtype = x.dtype
+        x = ops.cast(x, "float32")
+        mean = ops.mean(x, axis=1, keepdims=True)
+        var = ops.var(x, axis=1, keepdims=True)
+        inv = ops.rsqrt(var + ops.cast(self.epsilon, x.dtype))
+        inv = inv * ops.cast(norm.gamma, x.dtype)
+        shift = ops.cast(norm.beta, x.dtype) - mean * inv
+        return ops.cast(x * inv + shift, dtype)
+
     def call(self, waveform, padding_mask=None):
         x = ops.expand_dims(waveform, axis=-1)
         masked = (
@@ -153,6 +170,8 @@ class ConvFeatureEncoder(keras.layers.Layer):
             if norm is not None:
                 if masked and i == 0:
                     x = self._masked_group_norm(x, norm, padding_mask)
+                elif self.norm == "group":
+                    x = self._group_norm(x, norm)
                 else:
                     x = norm(x)
             x = gelu(x)
@@ -355,7 +374,7 @@ class TransformerEncoderLayer(keras.layers.Layer):
         self.layer_norm_epsilon = layer_norm_epsilon
 
         def dense(units, name):
-            return keras.layers.Dense(units, dtype=self.dtype_policy, name=name)
+            return Linear(units, dtype=self.dtype_policy, name=name)
 
         self.query_dense = dense(hidden_dim, "query")
         self.key_dense = dense(hidden_dim, "key")

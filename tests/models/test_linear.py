@@ -1,0 +1,155 @@
+"""kser's fused-bias `Linear` against keras.layers.Dense, and the feature
+encoder's one-group-per-channel norm against keras.layers.GroupNormalization."""
+
+import keras
+import numpy as np
+import pytest
+
+from kser.models.linear import Linear
+from kser.models.speech_encoder_layers import ConvFeatureEncoder
+
+
+def _pair(dtype, units=6, features=5, activation=None, use_bias=True):
+    dense = keras.layers.Dense(
+        units, dtype=dtype, activation=activation, use_bias=use_bias
+    )
+    linear = Linear(units, dtype=dtype, activation=activation, use_bias=use_bias)
+    dense.build((None, None, features))
+    linear.build((None, None, features))
+    rng = np.random.default_rng(1)
+    dense.set_weights(
+        [rng.standard_normal(w.shape).astype("float32") for w in dense.weights]
+    )
+    linear.set_weights(dense.get_weights())
+    return dense, linear
+
+
+def _numpy(x):
+    return keras.ops.convert_to_numpy(keras.ops.cast(x, "float32"))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_linear_matches_dense(dtype, activation):
+    dense, linear = _pair(dtype, activation=activation)
+    x = np.random.default_rng(0).standard_normal((3, 4, 5)).astype("float32")
+    want, got = dense(x), linear(x)
+    assert keras.backend.standardize_dtype(got.dtype) == (
+        keras.backend.standardize_dtype(want.dtype)
+    )
+    tol = 1e-6 if dtype == "float32" else 2e-2
+    np.testing.assert_allclose(_numpy(got), _numpy(want), rtol=tol, atol=tol)
+
+
+def test_linear_without_bias_matches_dense():
+    dense, linear = _pair("float32", use_bias=False)
+    x = np.random.default_rng(0).standard_normal((2, 5)).astype("float32")
+    np.testing.assert_allclose(_numpy(linear(x)), _numpy(dense(x)), atol=1e-6)
+
+
+class _Holder(keras.layers.Layer):
+    """A layer holding one projection as an attribute, as kser's
+    transformer layers hold theirs (Keras names the saved weights by the
+    attribute, not the class)."""
+
+    def __init__(self, projection, **kwargs):
+        super().__init__(**kwargs)
+        self.projection = projection(3, name="proj")
+
+    def call(self, x):
+        return self.projection(x)
+
+
+def test_linear_loads_dense_weights(tmp_path):
+    dense, linear = _pair("float32")
+    assert [w.path.split("/")[-1] for w in linear.weights] == ["kernel", "bias"]
+    assert linear.get_config() == {**dense.get_config(), "name": linear.name}
+    x = np.random.default_rng(4).standard_normal((2, 5)).astype("float32")
+    old, new = _Holder(keras.layers.Dense), _Holder(Linear)
+    inputs = keras.Input((5,))
+    old_model = keras.Model(inputs, old(inputs))
+    new_inputs = keras.Input((5,))
+    new_model = keras.Model(new_inputs, new(new_inputs))
+    path = str(tmp_path / "m.weights.h5")
+    old_model.save_weights(path)
+    new_model.load_weights(path)
+    np.testing.assert_allclose(_numpy(new_model(x)), _numpy(old_model(x)), atol=1e-6)
+    # And back: Linear weights into Dense.
+    new_model.save_weights(path)
+    old_model.load_weights(path)
+    np.testing.assert_allclose(_numpy(old_model(x)), _numpy(new_model(x)), atol=1e-6)
+
+
+def test_linear_gradients_match_dense():
+    dense, linear = _pair("float32")
+    x = np.random.default_rng(2).standard_normal((3, 5)).astype("float32")
+    want = _gradients(dense, x)
+    got = _gradients(linear, x)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def _gradients(layer, x):
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        def loss(values):
+            y, _ = layer.stateless_call(values, [], x)
+            return (y**2).sum()
+
+        grads = jax.grad(loss)([v.value for v in layer.trainable_variables])
+        return [np.asarray(g) for g in grads]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x) ** 2)
+        grads = tape.gradient(loss, layer.trainable_variables)
+        return [g.numpy() for g in grads]
+    import torch
+
+    loss = (layer(torch.from_numpy(x)) ** 2).sum()
+    grads = torch.autograd.grad(loss, [v.value for v in layer.trainable_variables])
+    return [g.detach().cpu().numpy() for g in grads]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_group_norm_matches_keras_group_normalization(dtype):
+    encoder = ConvFeatureEncoder([6, 6], [10, 3], [5, 2], norm="group", dtype=dtype)
+    encoder.build((None, 900))
+    norm = encoder.norm_layers[0]
+    rng = np.random.default_rng(3)
+    norm.set_weights([rng.standard_normal(6).astype("float32") for _ in range(2)])
+    # Offsets and scales per channel, as a conv output has.
+    x = (3.0 * rng.standard_normal((2, 179, 6)) + rng.standard_normal(6)).astype(
+        "float32"
+    )
+    x = keras.ops.cast(x, encoder.compute_dtype)
+    want, got = norm(x), encoder._group_norm(x, norm)
+    assert keras.backend.standardize_dtype(got.dtype) == encoder.compute_dtype
+    tol = 1e-5 if dtype == "float32" else 2e-2
+    np.testing.assert_allclose(_numpy(got), _numpy(want), rtol=tol, atol=tol)
+
+
+def test_linear_follows_new_weights_in_inference():
+    # On torch with gradients off, Linear keeps the compute-dtype cast of
+    # its weights between calls; it must notice when they change.
+    import contextlib
+
+    no_grad = contextlib.nullcontext()
+    if keras.backend.backend() == "torch":
+        import torch
+
+        no_grad = torch.no_grad()
+    dense, linear = _pair("mixed_bfloat16")
+    x = np.random.default_rng(5).standard_normal((3, 4, 5)).astype("float32")
+    with no_grad:
+        first = _numpy(linear(x))
+        np.testing.assert_allclose(first, _numpy(dense(x)), rtol=2e-2, atol=2e-2)
+        new_weights = [2.0 * w + 1.0 for w in dense.get_weights()]
+        dense.set_weights(new_weights)
+        linear.set_weights(new_weights)
+        second = _numpy(linear(x))
+    assert not np.allclose(first, second)
+    np.testing.assert_allclose(second, _numpy(dense(x)), rtol=2e-2, atol=2e-2)

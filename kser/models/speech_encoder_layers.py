@@ -122,37 +122,32 @@ class ConvFeatureEncoder(keras.layers.Layer):
             if norm is not None:
                 norm.build(shape)
 
-    def _masked_group_norm(self, x, norm, padding_mask):
-        # Per-channel statistics over the frames of real samples only, in
-        # float32 whatever the compute dtype (as Keras' GroupNormalization:
-        # sums over ~50k frames lose too much in bfloat16).
+    def _group_norm(self, x, norm, padding_mask=None):
+        # GroupNorm with one group per channel (the variables of Keras'
+        # layer): each channel normalised over time, with statistics in
+        # float32 whatever the compute dtype (as Keras' layer: sums over
+        # ~50k frames lose too much in bfloat16). With `padding_mask`, over
+        # the frames of real samples only. Computed on (batch, frames,
+        # channels) as it is: Keras' layer first reshapes into groups,
+        # which on torch (whose conv output is channels-first in memory)
+        # copies the model's largest activation and then broadcasts over it
+        # in a slow layout.
         dtype = x.dtype
         x = ops.cast(x, "float32")
-        lengths = ops.sum(ops.cast(padding_mask, "int32"), axis=-1)
-        lengths = conv_output_length(
-            lengths, self.conv_kernel_sizes[:1], self.conv_strides[:1]
-        )
-        frames = ops.arange(ops.shape(x)[1], dtype="int32")
-        mask = ops.cast(frames[None, :] < lengths[:, None], x.dtype)[..., None]
-        count = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
-        mean = ops.sum(x * mask, axis=1, keepdims=True) / count
-        centered = x - mean
-        var = ops.sum(centered * centered * mask, axis=1, keepdims=True) / count
-        x = centered * ops.rsqrt(var + ops.cast(self.epsilon, x.dtype))
-        x = x * ops.cast(norm.gamma, x.dtype) + ops.cast(norm.beta, x.dtype)
-        return ops.cast(x, dtype)
-
-    def _group_norm(self, x, norm):
-        # GroupNorm with one group per channel, the variables of Keras'
-        # layer, its float32 statistics, on (batch, frames, channels) as
-        # it is: Keras' layer first reshapes into groups, which on torch
-        # (whose conv output is channels-first in memory) copies the
-        # largest activation of the model and then broadcasts over it in a
-        # slow layout.
-        dtype = x.dtype
-        x = ops.cast(x, "float32")
-        mean = ops.mean(x, axis=1, keepdims=True)
-        var = ops.var(x, axis=1, keepdims=True)
+        if padding_mask is None:
+            mean = ops.mean(x, axis=1, keepdims=True)
+            var = ops.var(x, axis=1, keepdims=True)
+        else:
+            lengths = ops.sum(ops.cast(padding_mask, "int32"), axis=-1)
+            lengths = conv_output_length(
+                lengths, self.conv_kernel_sizes[:1], self.conv_strides[:1]
+            )
+            frames = ops.arange(ops.shape(x)[1], dtype="int32")
+            mask = ops.cast(frames[None, :] < lengths[:, None], x.dtype)[..., None]
+            count = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
+            mean = ops.sum(x * mask, axis=1, keepdims=True) / count
+            centered = x - mean
+            var = ops.sum(centered * centered * mask, axis=1, keepdims=True) / count
         inv = ops.rsqrt(var + ops.cast(self.epsilon, x.dtype))
         inv = inv * ops.cast(norm.gamma, x.dtype)
         shift = ops.cast(norm.beta, x.dtype) - mean * inv
@@ -165,15 +160,12 @@ class ConvFeatureEncoder(keras.layers.Layer):
             and self.norm == "group"
             and padding_mask is not None
         )
-        for i, (conv, norm) in enumerate(zip(self.conv_layers, self.norm_layers)):
+        for conv, norm in zip(self.conv_layers, self.norm_layers):
             x = conv(x)
-            if norm is not None:
-                if masked and i == 0:
-                    x = self._masked_group_norm(x, norm, padding_mask)
-                elif self.norm == "group":
-                    x = self._group_norm(x, norm)
-                else:
-                    x = norm(x)
+            if norm is not None and self.norm == "group":
+                x = self._group_norm(x, norm, padding_mask if masked else None)
+            elif norm is not None:
+                x = norm(x)
             x = gelu(x)
         return x
 

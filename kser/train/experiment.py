@@ -26,6 +26,7 @@ from kser.data import class_index
 from kser.data.corpora.base import speaker_key
 from kser.data.folds import fold_missing_speakers
 from kser.data.folds import get_folds
+from kser.data.tf_release import py_functions_released
 from kser.errors import KserError
 from kser.labels import PAPER_EMOTIONS
 from kser.report import classification_metrics
@@ -304,7 +305,11 @@ class Experiment:
             d for d in (fold_dir, os.path.dirname(fold_dir)) if not os.path.isdir(d)
         ]
         try:
-            result = self._train_fold(config, fold, splits, fold_dir, save_model)
+            # The fold's datasets die with it; so must what TensorFlow keeps
+            # of them (its features), or a process training fold after fold
+            # holds every fold's features.
+            with py_functions_released():
+                result = self._train_fold(config, fold, splits, fold_dir, save_model)
             result["wall_seconds"] = round(time.time() - started, 2)
             files = [*FOLD_FILES, *(["model.keras"] if save_model else [])]
             for name in result.get("cross_corpus", {}):

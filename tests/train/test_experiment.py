@@ -240,6 +240,31 @@ def test_changed_config_reruns_a_finished_fold(index, tmp_path):
     assert changed["config"]["epochs"] == 2
 
 
+@pytest.mark.parametrize(
+    "mode, augment", [("cached", False), ("cached", True), ("online", True)]
+)
+def test_a_trained_fold_leaves_no_tf_functions_behind(small_index, tmp_path,
+                                                      mode, augment):
+    # tf.numpy_function keeps its Python function (and the features or
+    # waveforms in its closure) on the process-wide graph: a fold must take
+    # its own away, or fold after fold piles up in one process.
+    from tensorflow.python.framework import ops
+
+    from kser.data.folds import get_fold
+
+    experiment = Experiment(small_index, _backbone(), str(tmp_path),
+                            progress=False, plots=False)
+    graph = ops.get_default_graph()
+    before = list(getattr(graph, "_py_funcs_used_in_graph", []))
+    result = experiment.run_fold(
+        _config(variant="dense", epochs=1, mode=mode, augment=augment),
+        get_fold("paper", 1),
+    )
+    assert result["num_train"] > 0
+    assert ops.get_default_graph() is graph
+    assert list(getattr(graph, "_py_funcs_used_in_graph", [])) == before
+
+
 def _one_line_error(result):
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()

@@ -77,7 +77,9 @@ class Linear(keras.layers.Dense):
         if (
             torch.is_grad_enabled()
             or not isinstance(raw, torch.Tensor)
-            or variable.dtype == self.compute_dtype
+            # The stored dtype: inside the layer's call, Keras' autocast
+            # scope makes `variable.dtype` report the compute dtype.
+            or keras.backend.standardize_dtype(raw.dtype) == self.compute_dtype
         ):
             return keras.ops.convert_to_tensor(variable)
         key = (raw.data_ptr(), raw._version, self.compute_dtype)

@@ -147,6 +147,15 @@ def test_linear_follows_new_weights_in_inference():
     with no_grad:
         first = _numpy(linear(x))
         np.testing.assert_allclose(first, _numpy(dense(x)), rtol=2e-2, atol=2e-2)
+        if keras.backend.backend() == "torch":
+            # The cast was kept (inside the call Keras' autocast scope
+            # makes the variables report bfloat16: the cache must look at
+            # the stored float32 tensors).
+            cache = linear.__dict__.get("_kser_cast_cache", {})
+            assert sorted(cache) == sorted(v.path for v in linear.weights)
+            assert {str(value.dtype) for _, value in cache.values()} == {
+                "torch.bfloat16"
+            }
         new_weights = [2.0 * w + 1.0 for w in dense.get_weights()]
         dense.set_weights(new_weights)
         linear.set_weights(new_weights)

@@ -22,6 +22,8 @@ weight in bfloat16). LoRA and quantized layers take `Dense`'s own path.
 
 import keras
 
+from kser.models.torch_weights import compute_value
+
 
 @keras.saving.register_keras_serializable(package="kser")
 class Linear(keras.layers.Dense):
@@ -48,8 +50,8 @@ class Linear(keras.layers.Dense):
             return super().call(inputs, training=training)
         import torch.nn.functional as F
 
-        kernel = self._compute_value(self.kernel)
-        bias = self._compute_value(self.bias)
+        kernel = compute_value(self, self.kernel)
+        bias = compute_value(self, self.bias)
         inputs = keras.ops.convert_to_tensor(inputs)
         if inputs.dtype != kernel.dtype or bias.dtype != kernel.dtype:
             # Mixed dtypes: Dense's own type promotion.
@@ -60,32 +62,3 @@ class Linear(keras.layers.Dense):
         if self.activation is not None:
             x = self.activation(x)
         return x
-
-    def _compute_value(self, variable):
-        """The variable in the compute dtype, as `Dense` sees it.
-
-        `convert_to_tensor` applies Keras' autocast scope: under a mixed
-        policy it casts the float32 variable to the compute dtype on every
-        call, as torch's autocast does for `nn.Linear` in inference. With
-        gradients off (`predict`, feature extraction) the cast is done once
-        and kept until the variable changes: torch counts every in-place
-        write to a tensor (`_version`), and Keras' `assign` writes in place.
-        """
-        import torch
-
-        raw = getattr(variable, "_value", None)
-        if (
-            torch.is_grad_enabled()
-            or not isinstance(raw, torch.Tensor)
-            # The stored dtype: inside the layer's call, Keras' autocast
-            # scope makes `variable.dtype` report the compute dtype.
-            or keras.backend.standardize_dtype(raw.dtype) == self.compute_dtype
-        ):
-            return keras.ops.convert_to_tensor(variable)
-        key = (raw.data_ptr(), raw._version, self.compute_dtype)
-        cache = self.__dict__.setdefault("_kser_cast_cache", {})
-        entry = cache.get(variable.path)
-        if entry is None or entry[0] != key:
-            entry = (key, keras.ops.convert_to_tensor(variable))
-            cache[variable.path] = entry
-        return entry[1]

@@ -12,10 +12,25 @@ import keras
 from keras import ops
 
 from kser.models.linear import Linear
+from kser.models.torch_weights import compute_value
 from kser.models.waveform import conv_output_length
 
 # transformers' LayerNorm/GroupNorm use eps=1e-5; Keras defaults to 1e-3.
 DEFAULT_EPSILON = 1e-5
+
+
+def _torch_conv_layout(kernel):
+    # Keras' Conv1D kernel (width, in, out) as torch's (out, in, width).
+    return kernel.permute(2, 1, 0).contiguous()
+
+
+def _stored_float32(variable, like):
+    # A torch variable as stored (float32), not through Keras' autocast
+    # scope (torch's GroupNorm takes float32 affine variables for bfloat16
+    # input), on the device of `like`.
+    import torch
+
+    return variable._value.to(device=like.device, dtype=torch.float32)
 
 
 def gelu(x):
@@ -133,8 +148,6 @@ class ConvFeatureEncoder(keras.layers.Layer):
         # copies the model's largest activation and then broadcasts over it
         # in a slow layout.
         dtype = x.dtype
-        if padding_mask is None and keras.backend.backend() == "torch":
-            return self._torch_group_norm(x, norm)
         x = ops.cast(x, "float32")
         if padding_mask is None:
             mean = ops.mean(x, axis=1, keepdims=True)
@@ -155,38 +168,15 @@ class ConvFeatureEncoder(keras.layers.Layer):
         shift = ops.cast(norm.beta, x.dtype) - mean * inv
         return ops.cast(x * inv + shift, dtype)
 
-    def _torch_group_norm(self, x, norm):
-        # torch's own kernel, as transformers runs it under autocast: one
-        # pass over the conv output in the channels-first layout torch's
-        # conv wrote, on the compute dtype itself (its CPU kernel
-        # accumulates bfloat16 input in float32, and takes float32 affine
-        # variables), returning that dtype. The generic path's float32
-        # copy and variance took 115 ms of a 0.6 s bfloat16 call over
-        # 4 x 4 s; this takes about 4 ms in the same profile.
-        # The affine variables are read as stored (float32), not through
-        # Keras' autocast scope.
-        import torch.nn.functional as F
-
-        def stored(variable):
-            raw = getattr(variable, "_value", variable)
-            return ops.cast(raw, "float32")
-
-        y = F.group_norm(
-            x.permute(0, 2, 1),
-            x.shape[-1],
-            stored(norm.gamma),
-            stored(norm.beta),
-            self.epsilon,
-        )
-        return y.permute(0, 2, 1)
-
     def call(self, waveform, padding_mask=None):
-        x = ops.expand_dims(waveform, axis=-1)
         masked = (
             self.padding_invariant
             and self.norm == "group"
             and padding_mask is not None
         )
+        if keras.backend.backend() == "torch":
+            return self._torch_call(waveform, padding_mask if masked else None)
+        x = ops.expand_dims(waveform, axis=-1)
         for conv, norm in zip(self.conv_layers, self.norm_layers):
             x = conv(x)
             if norm is not None and self.norm == "group":
@@ -195,6 +185,42 @@ class ConvFeatureEncoder(keras.layers.Layer):
                 x = norm(x)
             x = gelu(x)
         return x
+
+    def _torch_call(self, waveform, padding_mask):
+        # The same layers in torch's channels-first layout, as transformers
+        # runs them. Keras' torch conv takes channels-last input, so each
+        # layer would transpose (and copy) its input and transpose and cast
+        # its kernel on every call. Here the kernels are kept in torch's
+        # layout and the compute dtype between inference calls
+        # (`torch_weights.compute_value`), and the activations stay
+        # channels-first until one transpose at the end. GroupNorm is
+        # torch's kernel on the compute dtype (its CPU kernel accumulates
+        # bfloat16 in float32; the generic path's float32 copy and variance
+        # took 115 ms of a 0.6 s bfloat16 HuBERT base call over 4 x 4 s,
+        # this about 4 ms); the padding-invariant GroupNorm and the
+        # LayerNorm keep their Keras math.
+        import torch.nn.functional as F
+
+        x = waveform[:, None, :]
+        for conv, norm in zip(self.conv_layers, self.norm_layers):
+            kernel = compute_value(conv, conv.kernel, _torch_conv_layout)
+            bias = compute_value(conv, conv.bias) if conv.use_bias else None
+            x = F.conv1d(x, kernel, bias, stride=conv.strides)
+            if norm is not None and self.norm == "group" and padding_mask is None:
+                x = F.group_norm(
+                    x,
+                    x.shape[1],
+                    _stored_float32(norm.gamma, x),
+                    _stored_float32(norm.beta, x),
+                    self.epsilon,
+                )
+            elif norm is not None and self.norm == "group":
+                x = self._group_norm(x.transpose(1, 2), norm, padding_mask)
+                x = x.transpose(1, 2)
+            elif norm is not None:
+                x = norm(x.transpose(1, 2)).transpose(1, 2)
+            x = F.gelu(x)
+        return x.transpose(1, 2)
 
     def compute_output_shape(self, waveform_shape, padding_mask_shape=None):
         frames = waveform_shape[1]

@@ -4,7 +4,8 @@ The same random-weight configuration of any family (HuBERT, wav2vec2,
 WavLM, data2vec-audio: `--preset NAME`) runs in transformers (PyTorch)
 and, converted through `kser convert`'s code path, in kser on the chosen
 Keras backend, on the same inputs in one process. Prints audio-seconds per
-wall-second for each and the ratio kser / transformers, plus the largest
+wall-second for each and the ratio kser / transformers (the two called in turn, best of
+`--repeats` rounds each), plus the largest
 difference between the two outputs as a check that both did the same work.
 
     python recipes/benchmarks/backbone_throughput.py --backend jax \
@@ -46,14 +47,20 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def timed(fn, repeats):
-    fn()  # warm-up: compilation, allocation
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def timed(fns, repeats):
+    """Best and all wall times of each function in `fns`, called in turn
+    (one call of each per round, `repeats` rounds after one warm-up round
+    for compilation and allocation), so that a drift in the machine's speed
+    (a shared VM's) falls on all of them alike."""
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times), times
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, spent in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    return [(min(t), t) for t in times]
 
 
 def main(argv=None):
@@ -88,7 +95,26 @@ def main(argv=None):
     def run_kser():
         kser_out["y"] = model.predict_on_batch(inputs)
 
-    kser_best, kser_times = timed(run_kser, args.repeats)
+    runs = [run_kser]
+    if not args.no_peer:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        hf_model.to(device)
+        x = torch.from_numpy(waveform).to(device)
+        m = torch.from_numpy(mask).to(device)
+        hf_out = {}
+
+        def run_hf():
+            with torch.inference_mode(), torch.autocast(
+                device, dtype=torch.bfloat16, enabled=args.dtype == "bfloat16"
+            ):
+                y = hf_model(x, attention_mask=m).last_hidden_state
+            if device == "cuda":
+                torch.cuda.synchronize()
+            hf_out["y"] = y.float().cpu().numpy()
+
+        runs.append(run_hf)
+    timings = timed(runs, args.repeats)
+    kser_best, kser_times = timings[0]
     results = {
         "machine": machine_line(),
         "python": platform.python_version(),
@@ -107,22 +133,7 @@ def main(argv=None):
         "kser_times_s": kser_times,
     }
     if not args.no_peer:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        hf_model.to(device)
-        x = torch.from_numpy(waveform).to(device)
-        m = torch.from_numpy(mask).to(device)
-        hf_out = {}
-
-        def run_hf():
-            with torch.inference_mode(), torch.autocast(
-                device, dtype=torch.bfloat16, enabled=args.dtype == "bfloat16"
-            ):
-                y = hf_model(x, attention_mask=m).last_hidden_state
-            if device == "cuda":
-                torch.cuda.synchronize()
-            hf_out["y"] = y.float().cpu().numpy()
-
-        hf_best, hf_times = timed(run_hf, args.repeats)
+        hf_best, hf_times = timings[1]
         ours = np.asarray(keras.ops.convert_to_numpy(kser_out["y"]), np.float32)
         results.update(
             {

@@ -132,6 +132,15 @@ def test_group_norm_matches_keras_group_normalization(dtype):
     np.testing.assert_allclose(_numpy(got), _numpy(want), rtol=tol, atol=tol)
 
 
+def _trace_on_meta(layer, x):
+    # Keras traces shapes on torch's "meta" device (tensors without data),
+    # e.g. when `fit` or `predict` builds a model: a weight copy made there
+    # must not be kept for real calls.
+    if keras.backend.backend() == "torch":
+        with keras.device("meta"):
+            assert layer(x).device.type == "meta"
+
+
 def test_linear_follows_new_weights_in_inference():
     # On torch with gradients off, Linear keeps the compute-dtype cast of
     # its weights between calls; it must notice when they change.
@@ -145,6 +154,7 @@ def test_linear_follows_new_weights_in_inference():
     dense, linear = _pair("mixed_bfloat16")
     x = np.random.default_rng(5).standard_normal((3, 4, 5)).astype("float32")
     with no_grad:
+        _trace_on_meta(linear, x)
         first = _numpy(linear(x))
         np.testing.assert_allclose(first, _numpy(dense(x)), rtol=2e-2, atol=2e-2)
         if keras.backend.backend() == "torch":
@@ -162,3 +172,107 @@ def test_linear_follows_new_weights_in_inference():
         second = _numpy(linear(x))
     assert not np.allclose(first, second)
     np.testing.assert_allclose(second, _numpy(dense(x)), rtol=2e-2, atol=2e-2)
+
+
+def _keras_feature_encoder(encoder, waveform):
+    # The encoder's math through its Keras sublayers, channels-last (the
+    # jax and tensorflow path; on torch the encoder runs its own
+    # channels-first path, which this checks).
+    x = keras.ops.expand_dims(keras.ops.cast(waveform, encoder.compute_dtype), -1)
+    for conv, norm in zip(encoder.conv_layers, encoder.norm_layers):
+        x = conv(x)
+        if norm is not None:
+            x = norm(x)
+        x = keras.ops.gelu(x, approximate=False)
+    return x
+
+
+def _encoder(norm, dtype, seed=4):
+    encoder = ConvFeatureEncoder(
+        [6, 8, 8], [10, 3, 2], [5, 2, 2], conv_bias=norm == "layer",
+        norm=norm, dtype=dtype,
+    )
+    encoder.build((None, 900))
+    rng = np.random.default_rng(seed)
+    encoder.set_weights(
+        [rng.standard_normal(w.shape).astype("float32") for w in encoder.weights]
+    )
+    return encoder
+
+
+@pytest.mark.parametrize("norm", ["group", "layer"])
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_feature_encoder_matches_its_keras_layers(norm, dtype):
+    encoder = _encoder(norm, dtype)
+    wave = np.random.default_rng(6).standard_normal((2, 900)).astype("float32")
+    got, want = encoder(wave), _keras_feature_encoder(encoder, wave)
+    assert tuple(got.shape) == tuple(want.shape) == (2, 44, 8)
+    assert keras.backend.standardize_dtype(got.dtype) == encoder.compute_dtype
+    tol = 1e-5 if dtype == "float32" else 5e-2
+    np.testing.assert_allclose(_numpy(got), _numpy(want), rtol=tol, atol=tol)
+
+
+def _grads_of(fn, layer, x):
+    # Gradients of sum(fn(x) ** 2) over `layer`'s trainable variables.
+    variables = layer.trainable_variables
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        def loss(values):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return (fn(x) ** 2).sum()
+
+        return [np.asarray(g) for g in jax.grad(loss)([v.value for v in variables])]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(fn(x) ** 2)
+        return [g.numpy() for g in tape.gradient(loss, variables)]
+    import torch
+
+    loss = (fn(torch.from_numpy(x)) ** 2).sum()
+    grads = torch.autograd.grad(loss, [v.value for v in variables])
+    return [g.detach().cpu().numpy() for g in grads]
+
+
+def test_feature_encoder_gradients_match_its_keras_layers():
+    encoder = _encoder("group", "float32")
+    wave = np.random.default_rng(7).standard_normal((2, 900)).astype("float32")
+    got = _grads_of(encoder, encoder, wave)
+    want = _grads_of(lambda w: _keras_feature_encoder(encoder, w), encoder, wave)
+    assert len(got) == len(want) == len(encoder.trainable_variables) == 5
+    for g, w in zip(got, want):
+        assert np.abs(w).max() > 0
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4 * np.abs(w).max())
+
+
+def test_feature_encoder_follows_new_weights_in_inference():
+    # On torch with gradients off, the encoder keeps its conv kernels in
+    # torch's layout and the compute dtype between calls; it must notice
+    # when they change.
+    import contextlib
+
+    no_grad = contextlib.nullcontext()
+    if keras.backend.backend() == "torch":
+        import torch
+
+        no_grad = torch.no_grad()
+    encoder = _encoder("group", "mixed_bfloat16")
+    wave = np.random.default_rng(8).standard_normal((2, 900)).astype("float32")
+    with no_grad:
+        _trace_on_meta(encoder, wave)
+        first = _numpy(encoder(wave))
+        if keras.backend.backend() == "torch":
+            for conv in encoder.conv_layers:
+                cache = conv.__dict__.get("_kser_cast_cache", {})
+                (kernel,) = [value for _, value in cache.values()]
+                assert str(kernel.dtype) == "torch.bfloat16"
+                assert tuple(kernel.shape) == tuple(conv.kernel.shape)[::-1]
+        fresh = _encoder("group", "mixed_bfloat16", seed=9)
+        encoder.set_weights(fresh.get_weights())
+        second = _numpy(encoder(wave))
+        want = _numpy(fresh(wave))
+    assert not np.allclose(first, second)
+    np.testing.assert_allclose(second, want, rtol=2e-2, atol=2e-2)

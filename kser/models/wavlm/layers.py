@@ -159,7 +159,7 @@ class WavLMEncoderLayer(TransformerEncoderLayer):
     def _gate(self, x, batch, frames):
         # Per head and query frame, from the attention input's head slice.
         heads = ops.reshape(x, (batch, frames, self.num_heads, self.head_dim))
-        proj = self.gru_rel_pos_linear(heads)
+        proj = self._sublayer(self.gru_rel_pos_linear, heads)
         proj = ops.sum(
             ops.reshape(proj, (batch, frames, self.num_heads, 2, 4)), axis=-1
         )
@@ -171,9 +171,9 @@ class WavLMEncoderLayer(TransformerEncoderLayer):
     def _biased_attention(self, x, frame_padding_mask, position_bias, training):
         batch, frames = ops.shape(x)[0], ops.shape(x)[1]
         heads_shape = (batch, frames, self.num_heads, self.head_dim)
-        query = ops.reshape(self.query_dense(x), heads_shape)
-        key = ops.reshape(self.key_dense(x), heads_shape)
-        value = ops.reshape(self.value_dense(x), heads_shape)
+        query = ops.reshape(self._sublayer(self.query_dense, x), heads_shape)
+        key = ops.reshape(self._sublayer(self.key_dense, x), heads_shape)
+        value = ops.reshape(self._sublayer(self.value_dense, x), heads_shape)
         bias = self._gate(x, batch, frames) * ops.cast(
             position_bias, query.dtype
         )
@@ -186,14 +186,16 @@ class WavLMEncoderLayer(TransformerEncoderLayer):
             scores = ops.einsum("bqhd,bkhd->bhqk", query, key)
             scores = scores * ops.cast(scale, scores.dtype) + bias
             probs = ops.softmax(scores, axis=-1)
-            probs = self.attention_dropout_layer(probs, training=training)
+            probs = self._sublayer(
+                self.attention_dropout_layer, probs, training=training
+            )
             out = ops.einsum("bhqk,bkhd->bqhd", probs, value)
         else:
             out = ops.dot_product_attention(
                 query, key, value, bias=bias, scale=scale
             )
         out = ops.reshape(out, (batch, frames, self.hidden_dim))
-        return self.output_dense(out)
+        return self._sublayer(self.output_dense, out)
 
     def call(self, x, frame_padding_mask, position_bias=None, training=None):
         if position_bias is None:
@@ -205,17 +207,19 @@ class WavLMEncoderLayer(TransformerEncoderLayer):
             position_bias = self.compute_position_bias(ops.shape(x)[1])
         if self.normalize_first:
             h = self._biased_attention(
-                self.attention_norm(x), frame_padding_mask, position_bias,
-                training,
+                self._sublayer(self.attention_norm, x), frame_padding_mask,
+                position_bias, training,
             )
-            x = x + self.dropout_layer(h, training=training)
-            h = self._feed_forward(self.ffn_norm(x), training)
-            x = x + self.dropout_layer(h, training=training)
+            x = x + self._sublayer(self.dropout_layer, h, training=training)
+            h = self._feed_forward(self._sublayer(self.ffn_norm, x), training)
+            x = x + self._sublayer(self.dropout_layer, h, training=training)
             return x, position_bias
         h = self._biased_attention(x, frame_padding_mask, position_bias, training)
-        x = self.attention_norm(x + self.dropout_layer(h, training=training))
+        h = self._sublayer(self.dropout_layer, h, training=training)
+        x = self._sublayer(self.attention_norm, x + h)
         h = self._feed_forward(x, training)
-        x = self.ffn_norm(x + self.dropout_layer(h, training=training))
+        h = self._sublayer(self.dropout_layer, h, training=training)
+        x = self._sublayer(self.ffn_norm, x + h)
         return x, position_bias
 
     def compute_output_spec(self, x, frame_padding_mask, position_bias=None,

@@ -276,3 +276,57 @@ def test_feature_encoder_follows_new_weights_in_inference():
         want = _numpy(fresh(wave))
     assert not np.allclose(first, second)
     np.testing.assert_allclose(second, want, rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_transformer_layer_fast_path_matches_keras_ops(
+    normalize_first, dtype, monkeypatch
+):
+    # On torch the layer runs its attention and LayerNorms through torch's
+    # own calls; with those turned off it runs the keras.ops math that the
+    # other backends run. Both must agree, padded frames included.
+    from kser.models import speech_encoder_layers
+    from kser.models.speech_encoder_layers import TransformerEncoderLayer
+
+    layer = TransformerEncoderLayer(
+        16, 4, 32, normalize_first=normalize_first, dtype=dtype
+    )
+    layer.build((None, None, 16))
+    rng = np.random.default_rng(10)
+    layer.set_weights(
+        [(0.5 * rng.standard_normal(w.shape) + (w.name == "gamma")).astype("float32")
+         for w in layer.weights]
+    )
+    x = rng.standard_normal((3, 7, 16)).astype("float32")
+    mask = np.arange(7)[None, :] < np.array([7, 5, 2])[:, None]
+    got = _numpy(layer(x, mask))
+    monkeypatch.setattr(speech_encoder_layers, "_torch_eager", lambda x: False)
+    want = _numpy(layer(x, mask))
+    tol = 1e-5 if dtype == "float32" else 5e-2
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    assert np.abs(want).max() > 0.1
+
+
+@pytest.mark.parametrize("kernel_size", [8, 7])
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_positional_conv_fast_path_matches_keras_ops(kernel_size, dtype, monkeypatch):
+    # On torch the positional conv runs channels-first with its kernel kept
+    # in torch's layout; with that turned off, Keras' Conv1D as elsewhere.
+    from kser.models import speech_encoder_layers
+    from kser.models.speech_encoder_layers import PositionalConvEmbedding
+
+    layer = PositionalConvEmbedding(12, kernel_size=kernel_size, groups=3, dtype=dtype)
+    layer.build((None, None, 12))
+    rng = np.random.default_rng(11)
+    layer.set_weights(
+        [rng.standard_normal(w.shape).astype("float32") for w in layer.weights]
+    )
+    x = rng.standard_normal((2, 9, 12)).astype("float32")
+    mask = np.arange(9)[None, :] < np.array([9, 4])[:, None]
+    got = _numpy(layer(x, mask))
+    monkeypatch.setattr(speech_encoder_layers, "_torch_eager", lambda x: False)
+    want = _numpy(layer(x, mask))
+    assert got.shape == want.shape == (2, 9, 12)
+    tol = 1e-5 if dtype == "float32" else 5e-2
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)

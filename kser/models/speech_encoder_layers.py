@@ -28,10 +28,27 @@ def _torch_conv1d(conv, x, padding=0):
     # A Keras Conv1D ("valid", no dilation) on channels-first torch input,
     # its kernel kept in torch's layout and the compute dtype between
     # inference calls.
+    import torch
     import torch.nn.functional as F
 
     kernel = compute_value(conv, conv.kernel, _torch_conv_layout)
     bias = compute_value(conv, conv.bias) if conv.use_bias else None
+    if (
+        x.shape[1] == 1
+        and padding == 0
+        and conv.groups == 1
+        # Under the "meta" device (Keras' shape tracing) the kernel comes
+        # uncast; conv1d accepts that there, matmul does not.
+        and kernel.dtype == x.dtype
+    ):
+        # One input channel (the waveform): a matmul of the kernel with the
+        # strided windows (a view), which runs about twice as fast as
+        # torch's conv for HuBERT's first layer (4 x 4 s: 20.6 against
+        # 42.8 ms in bfloat16, 46 against 69 ms in float32) and writes the
+        # same channels-first output.
+        windows = x[:, 0].unfold(-1, kernel.shape[-1], conv.strides[0])
+        y = torch.matmul(kernel[:, 0], windows.transpose(1, 2))
+        return y if bias is None else y + bias[:, None]
     return F.conv1d(
         x, kernel, bias, stride=conv.strides, padding=padding, groups=conv.groups
     )

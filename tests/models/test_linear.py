@@ -166,6 +166,10 @@ def test_linear_follows_new_weights_in_inference():
             assert {str(value.dtype) for _, value in cache.values()} == {
                 "torch.bfloat16"
             }
+            # The kernel is kept as torch's (out, in) weight, contiguous.
+            weight = cache[linear.kernel.path][1]
+            assert tuple(weight.shape) == tuple(linear.kernel.shape)[::-1]
+            assert weight.is_contiguous()
         new_weights = [2.0 * w + 1.0 for w in dense.get_weights()]
         dense.set_weights(new_weights)
         linear.set_weights(new_weights)

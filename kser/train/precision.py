@@ -127,21 +127,75 @@ def emulated_bfloat16_warning(dtype, cpu=None, accelerator=None):
     )
 
 
-def warn_if_emulated_bfloat16(dtype, cpu=None, accelerator=None, stream=None):
-    """Print `emulated_bfloat16_warning` on stderr, once per process.
+def bfloat16_backend_note(dtype, backend=None, cpu=None, accelerator=None):
+    """A note for bfloat16 on a native-bfloat16 CPU off the torch backend.
+
+    On a CPU with AVX512_BF16 the torch backend's bfloat16 backbone runs at
+    about twice the speed of jax's and tensorflow's (HuBERT base, 4 x 4 s:
+    torch at transformers' speed, tensorflow 0.57x and jax 0.44x of it;
+    XLA's and TensorFlow's CPU bfloat16 paths; BENCHMARKS.md).
+
+    Args:
+        dtype: str or None. The user's dtype (`"bfloat16"` may note).
+        backend: str or None. The Keras backend; None asks Keras.
+        cpu, accelerator: as for `emulated_bfloat16_warning`.
+
+    Returns:
+        str or None. One line, without the `kser: note: ` prefix; None for
+        float32, on torch, on a GPU/TPU, and on CPUs without native
+        bfloat16 or with unknown flags.
+    """
+    if backbone_dtype(dtype) == "float32":
+        return None
+    if backend is None:
+        import keras
+
+        backend = keras.backend.backend()
+    if backend == "torch":
+        return None
+    if accelerator is None:
+        accelerator = accelerator_visible()
+    if accelerator:
+        return None
+    if cpu is None:
+        from kser.cpu import cpu_info
+
+        cpu = cpu_info()
+    if cpu.native_bfloat16 is not True:
+        return None
+    return (
+        f"bfloat16 on this CPU ({cpu.model}) runs about twice as fast on the "
+        f"torch backend as on {backend} (--backend torch; BENCHMARKS.md)"
+    )
+
+
+def warn_if_emulated_bfloat16(
+    dtype, cpu=None, accelerator=None, stream=None, backend=None
+):
+    """Print `emulated_bfloat16_warning`, or else `bfloat16_backend_note`,
+    on stderr, once per process.
 
     Args:
         dtype, cpu, accelerator: as for `emulated_bfloat16_warning`.
         stream: file or None. Where to write (default `sys.stderr`).
+        backend: as for `bfloat16_backend_note`.
 
     Returns:
-        str or None. The warning printed now, None if none was.
+        str or None. The line printed now (with its prefix), None if none
+        was.
     """
     if _warned:
         return None
     warning = emulated_bfloat16_warning(dtype, cpu=cpu, accelerator=accelerator)
-    if warning is None:
-        return None
-    _warned.append(warning)
-    print(f"kser: warning: {warning}", file=stream or sys.stderr, flush=True)
-    return warning
+    if warning is not None:
+        line = f"kser: warning: {warning}"
+    else:
+        note = bfloat16_backend_note(
+            dtype, backend=backend, cpu=cpu, accelerator=accelerator
+        )
+        if note is None:
+            return None
+        line = f"kser: note: {note}"
+    _warned.append(line)
+    print(line, file=stream or sys.stderr, flush=True)
+    return line

@@ -135,3 +135,62 @@ def test_load_backbone_warns_once_for_emulated_bfloat16(
     )
     features.load_backbone(str(preset), "bfloat16")
     assert capsys.readouterr().err == ""
+
+
+def test_bfloat16_backend_note_on_native_cpus_off_torch(monkeypatch):
+    """On a CPU with native bfloat16, bfloat16 off the torch backend gets a
+    one-line note naming the faster backend; elsewhere nothing (or the
+    emulation warning), once per process."""
+    import io
+
+    from kser.cpu import parse_cpuinfo
+    from kser.train import precision
+
+    zen4 = parse_cpuinfo("model name\t: AMD EPYC 9B14\nflags\t\t: avx2 avx512_bf16\n")
+    avx2 = parse_cpuinfo("model name\t: AMD EPYC 7B13\nflags\t\t: avx avx2 fma\n")
+    unknown = parse_cpuinfo("model name\t: M2\n")
+    note = precision.bfloat16_backend_note(
+        "bfloat16", backend="jax", cpu=zen4, accelerator=False
+    )
+    assert note == (
+        "bfloat16 on this CPU (AMD EPYC 9B14) runs about twice as fast on the "
+        "torch backend as on jax (--backend torch; BENCHMARKS.md)"
+    )
+    assert "on tensorflow" in precision.bfloat16_backend_note(
+        "mixed_bfloat16", backend="tensorflow", cpu=zen4, accelerator=False
+    )
+    for kwargs in (
+        {"backend": "torch", "cpu": zen4, "accelerator": False},
+        {"backend": "jax", "cpu": zen4, "accelerator": True},
+        {"backend": "jax", "cpu": avx2, "accelerator": False},
+        {"backend": "jax", "cpu": unknown, "accelerator": False},
+    ):
+        assert precision.bfloat16_backend_note("bfloat16", **kwargs) is None
+    assert (
+        precision.bfloat16_backend_note(
+            "float32", backend="jax", cpu=zen4, accelerator=False
+        )
+        is None
+    )
+
+    monkeypatch.setattr(precision, "_warned", [])
+    stream = io.StringIO()
+    line = precision.warn_if_emulated_bfloat16(
+        "bfloat16", cpu=zen4, accelerator=False, stream=stream, backend="jax"
+    )
+    assert line == f"kser: note: {note}"
+    assert stream.getvalue() == line + "\n"
+    # Once per process.
+    assert (
+        precision.warn_if_emulated_bfloat16(
+            "bfloat16", cpu=zen4, accelerator=False, stream=stream, backend="jax"
+        )
+        is None
+    )
+    assert stream.getvalue() == line + "\n"
+    # On an emulating CPU the warning wins.
+    monkeypatch.setattr(precision, "_warned", [])
+    line = precision.warn_if_emulated_bfloat16(
+        "bfloat16", cpu=avx2, accelerator=False, stream=io.StringIO(), backend="jax"
+    )
+    assert line.startswith("kser: warning: this CPU (AMD EPYC 7B13)")

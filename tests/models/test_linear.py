@@ -334,3 +334,40 @@ def test_positional_conv_fast_path_matches_keras_ops(kernel_size, dtype, monkeyp
     assert got.shape == want.shape == (2, 9, 12)
     tol = 1e-5 if dtype == "float32" else 5e-2
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("padding_invariant", [False, True])
+@pytest.mark.parametrize("kernel_size", [8, 7])
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_data2vec_positional_convs_fast_path_matches_keras_ops(
+    padding_invariant, kernel_size, dtype, monkeypatch
+):
+    # On torch data2vec-audio's stacked positional convs run channels-first
+    # (kept kernels, torch's LayerNorm); with that turned off, the Keras
+    # layers as elsewhere. Padded frames included.
+    from kser.models import speech_encoder_layers
+    from kser.models.data2vec_audio.layers import (
+        Data2VecAudioPositionalConvEmbedding,
+    )
+
+    layer = Data2VecAudioPositionalConvEmbedding(
+        12,
+        kernel_size=kernel_size,
+        groups=3,
+        depth=3,
+        padding_invariant=padding_invariant,
+        dtype=dtype,
+    )
+    layer.build((None, None, 12))
+    rng = np.random.default_rng(12)
+    layer.set_weights(
+        [rng.standard_normal(w.shape).astype("float32") for w in layer.weights]
+    )
+    x = rng.standard_normal((2, 11, 12)).astype("float32")
+    mask = np.arange(11)[None, :] < np.array([11, 5])[:, None]
+    got = _numpy(layer(x, mask))
+    monkeypatch.setattr(speech_encoder_layers, "_torch_eager", lambda x: False)
+    want = _numpy(layer(x, mask))
+    assert got.shape == want.shape == (2, 11, 12)
+    tol = 1e-5 if dtype == "float32" else 5e-2
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)

@@ -241,12 +241,16 @@ def _grads_of(fn, layer, x):
     return [g.detach().cpu().numpy() for g in grads]
 
 
-def test_feature_encoder_gradients_match_its_keras_layers():
-    encoder = _encoder("group", "float32")
+@pytest.mark.parametrize("norm", ["group", "layer"])
+def test_feature_encoder_gradients_match_its_keras_layers(norm):
+    encoder = _encoder(norm, "float32")
     wave = np.random.default_rng(7).standard_normal((2, 900)).astype("float32")
     got = _grads_of(encoder, encoder, wave)
     want = _grads_of(lambda w: _keras_feature_encoder(encoder, w), encoder, wave)
-    assert len(got) == len(want) == len(encoder.trainable_variables) == 5
+    # 3 kernels and group's 2 norm variables; or 3 kernels, 3 biases and
+    # 3 x 2 norm variables.
+    count = 5 if norm == "group" else 12
+    assert len(got) == len(want) == len(encoder.trainable_variables) == count
     for g, w in zip(got, want):
         assert np.abs(w).max() > 0
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4 * np.abs(w).max())

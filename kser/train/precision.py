@@ -111,6 +111,19 @@ def emulated_bfloat16_warning(dtype, cpu=None, accelerator=None):
     """
     if backbone_dtype(dtype) == "float32":
         return None
+    cpu = _cpu_alone(cpu, accelerator)
+    if cpu is None or cpu.native_bfloat16 is not False:
+        return None
+    return (
+        f"this CPU ({cpu.model}) has no bfloat16 instructions (AVX512_BF16 "
+        "or AMX): bfloat16 is emulated and slower than float32 here"
+    )
+
+
+
+def _cpu_alone(cpu=None, accelerator=None):
+    # The CPU's facts (`kser.cpu.cpu_info()` unless given) when the backend
+    # sees no GPU/TPU (asked unless given), else None.
     if accelerator is None:
         accelerator = accelerator_visible()
     if accelerator:
@@ -119,13 +132,7 @@ def emulated_bfloat16_warning(dtype, cpu=None, accelerator=None):
         from kser.cpu import cpu_info
 
         cpu = cpu_info()
-    if cpu.native_bfloat16 is not False:
-        return None
-    return (
-        f"this CPU ({cpu.model}) has no bfloat16 instructions (AVX512_BF16 "
-        "or AMX): bfloat16 is emulated and slower than float32 here"
-    )
-
+    return cpu
 
 def bfloat16_backend_note(dtype, backend=None, cpu=None, accelerator=None):
     """A note for bfloat16 on a native-bfloat16 CPU off the torch backend.
@@ -153,15 +160,8 @@ def bfloat16_backend_note(dtype, backend=None, cpu=None, accelerator=None):
         backend = keras.backend.backend()
     if backend == "torch":
         return None
-    if accelerator is None:
-        accelerator = accelerator_visible()
-    if accelerator:
-        return None
-    if cpu is None:
-        from kser.cpu import cpu_info
-
-        cpu = cpu_info()
-    if cpu.native_bfloat16 is not True:
+    cpu = _cpu_alone(cpu, accelerator)
+    if cpu is None or cpu.native_bfloat16 is not True:
         return None
     return (
         f"bfloat16 on this CPU ({cpu.model}) runs about twice as fast on the "

@@ -11,82 +11,12 @@ PyTorch.
 import keras
 from keras import ops
 
+from kser.models import torch_ops
 from kser.models.linear import Linear
-from kser.models.torch_weights import compute_value
 from kser.models.waveform import conv_output_length
 
 # transformers' LayerNorm/GroupNorm use eps=1e-5; Keras defaults to 1e-3.
 DEFAULT_EPSILON = 1e-5
-
-
-def _torch_conv_layout(kernel):
-    # Keras' Conv1D kernel (width, in, out) as torch's (out, in, width).
-    return kernel.permute(2, 1, 0).contiguous()
-
-
-def _torch_conv1d(conv, x, padding=0):
-    # A Keras Conv1D ("valid", no dilation) on channels-first torch input,
-    # its kernel kept in torch's layout and the compute dtype between
-    # inference calls.
-    import torch
-    import torch.nn.functional as F
-
-    kernel = compute_value(conv, conv.kernel, _torch_conv_layout)
-    bias = compute_value(conv, conv.bias) if conv.use_bias else None
-    if (
-        x.shape[1] == 1
-        and padding == 0
-        and conv.groups == 1
-        # Under the "meta" device (Keras' shape tracing) the kernel comes
-        # uncast; conv1d accepts that there, matmul does not.
-        and kernel.dtype == x.dtype
-    ):
-        # One input channel (the waveform): a matmul of the kernel with the
-        # strided windows (a view), which runs about twice as fast as
-        # torch's conv for HuBERT's first layer (4 x 4 s: 20.6 against
-        # 42.8 ms in bfloat16, 46 against 69 ms in float32) and writes the
-        # same channels-first output.
-        windows = x[:, 0].unfold(-1, kernel.shape[-1], conv.strides[0])
-        y = torch.matmul(kernel[:, 0], windows.transpose(1, 2))
-        return y if bias is None else y + bias[:, None]
-    if padding:
-        # Padded first, then an unpadded conv: oneDNN's grouped conv with
-        # its own padding ran 2.2x slower (HuBERT's positional conv, 4 x
-        # 199 frames: 110 against 49 ms float32 on an AVX2 EPYC; 62 against
-        # 43 float32 and 40 against 16-20 bfloat16 on an AVX512 EPYC).
-        x = F.pad(x, (padding, padding))
-    return F.conv1d(x, kernel, bias, stride=conv.strides, groups=conv.groups)
-
-
-def _stored_float32(variable, like):
-    # A torch variable as stored (float32), not through Keras' autocast
-    # scope (torch's GroupNorm takes float32 affine variables for bfloat16
-    # input), on the device of `like`.
-    import torch
-
-    return variable._value.to(device=like.device, dtype=torch.float32)
-
-
-def _torch_eager(x):
-    # A real (or meta-device) torch tensor: ops run eagerly, one by one.
-    return keras.backend.backend() == "torch" and not keras.backend.is_keras_tensor(x)
-
-
-def _torch_layer_norm(layer, x):
-    # Keras' LayerNormalization over the last axis in one torch kernel:
-    # Keras casts a bfloat16 input to float32, normalises and casts back
-    # (three passes); torch's CPU kernel reads the bfloat16 input with the
-    # float32 variables and accumulates in float32 itself, as transformers'
-    # LayerNorm under autocast. Same result up to the last bit of a few
-    # bfloat16 outputs.
-    import torch.nn.functional as F
-
-    axes = [layer.axis] if isinstance(layer.axis, int) else list(layer.axis)
-    if layer.rms_scaling or len(axes) != 1 or axes[0] not in (-1, x.ndim - 1):
-        return layer.call(x)
-    gamma = None if layer.gamma is None else layer.gamma.value
-    beta = None if layer.beta is None else layer.beta.value
-    return F.layer_norm(x, (x.shape[-1],), gamma, beta, layer.epsilon)
 
 
 def gelu(x):
@@ -259,20 +189,20 @@ class ConvFeatureEncoder(keras.layers.Layer):
 
         x = waveform[:, None, :]
         for conv, norm in zip(self.conv_layers, self.norm_layers):
-            x = _torch_conv1d(conv, x)
+            x = torch_ops.conv1d(conv, x)
             if norm is not None and self.norm == "group" and padding_mask is None:
                 x = F.group_norm(
                     x,
                     x.shape[1],
-                    _stored_float32(norm.gamma, x),
-                    _stored_float32(norm.beta, x),
+                    torch_ops.stored_float32(norm.gamma, x),
+                    torch_ops.stored_float32(norm.beta, x),
                     self.epsilon,
                 )
             elif norm is not None and self.norm == "group":
                 x = self._group_norm(x.transpose(1, 2), norm, padding_mask)
                 x = x.transpose(1, 2)
             elif norm is not None:
-                x = _torch_layer_norm(norm, x.transpose(1, 2)).transpose(1, 2)
+                x = torch_ops.layer_norm(norm, x.transpose(1, 2)).transpose(1, 2)
             x = F.gelu(x)
         return x.transpose(1, 2)
 
@@ -399,12 +329,12 @@ class PositionalConvEmbedding(keras.layers.Layer):
         mask = ops.cast(frame_padding_mask, x.dtype)[:, :, None]
         x = x * mask
         pad = self.kernel_size // 2
-        if _torch_eager(x):
+        if torch_ops.eager(x):
             # torch's conv pads itself, channels-first, with the kernel
             # kept in its layout (Keras' torch conv copies this 4.7M-weight
             # kernel into torch's layout on every call: 7 ms of a 0.4 s
             # bfloat16 HuBERT base call over 4 x 4 s).
-            y = _torch_conv1d(self.conv, x.transpose(1, 2), padding=pad)
+            y = torch_ops.conv1d(self.conv, x.transpose(1, 2), padding=pad)
             y = y.transpose(1, 2)
         else:
             y = self.conv(ops.pad(x, ((0, 0), (pad, pad), (0, 0))))
@@ -518,7 +448,7 @@ class TransformerEncoderLayer(keras.layers.Layer):
         self.ffn_norm.build(shape)
 
     def _attention(self, x, frame_padding_mask, training):
-        if _torch_eager(x) and not (training and self.attention_dropout > 0):
+        if torch_ops.eager(x) and not (training and self.attention_dropout > 0):
             return self._torch_attention(x, frame_padding_mask)
         batch, frames = ops.shape(x)[0], ops.shape(x)[1]
         heads_shape = (batch, frames, self.num_heads, self.head_dim)
@@ -597,9 +527,9 @@ class TransformerEncoderLayer(keras.layers.Layer):
         # `build`, share this layer's dtype policy (its autocast scope is
         # already open) and get `training` explicitly. XLA and TensorFlow
         # pay that cost once, at tracing: they keep Keras' call.
-        if layer.built and _torch_eager(x):
+        if layer.built and torch_ops.eager(x):
             if isinstance(layer, keras.layers.LayerNormalization):
-                return _torch_layer_norm(layer, x)
+                return torch_ops.layer_norm(layer, x)
             return layer.call(x, **kwargs)
         return layer(x, **kwargs)
 

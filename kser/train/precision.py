@@ -120,7 +120,6 @@ def emulated_bfloat16_warning(dtype, cpu=None, accelerator=None):
     )
 
 
-
 def _cpu_alone(cpu=None, accelerator=None):
     # The CPU's facts (`kser.cpu.cpu_info()` unless given) when the backend
     # sees no GPU/TPU (asked unless given), else None.
@@ -133,6 +132,7 @@ def _cpu_alone(cpu=None, accelerator=None):
 
         cpu = cpu_info()
     return cpu
+
 
 def bfloat16_backend_note(dtype, backend=None, cpu=None, accelerator=None):
     """A note for bfloat16 on a native-bfloat16 CPU off the torch backend.

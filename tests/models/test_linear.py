@@ -294,7 +294,7 @@ def test_transformer_layer_fast_path_matches_keras_ops(
     # On torch the layer runs its attention and LayerNorms through torch's
     # own calls; with those turned off it runs the keras.ops math that the
     # other backends run. Both must agree, padded frames included.
-    from kser.models import speech_encoder_layers
+    from kser.models import torch_ops
     from kser.models.speech_encoder_layers import TransformerEncoderLayer
 
     layer = TransformerEncoderLayer(
@@ -309,7 +309,7 @@ def test_transformer_layer_fast_path_matches_keras_ops(
     x = rng.standard_normal((3, 7, 16)).astype("float32")
     mask = np.arange(7)[None, :] < np.array([7, 5, 2])[:, None]
     got = _numpy(layer(x, mask))
-    monkeypatch.setattr(speech_encoder_layers, "_torch_eager", lambda x: False)
+    monkeypatch.setattr(torch_ops, "eager", lambda x: False)
     want = _numpy(layer(x, mask))
     tol = 1e-5 if dtype == "float32" else 5e-2
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
@@ -321,7 +321,7 @@ def test_transformer_layer_fast_path_matches_keras_ops(
 def test_positional_conv_fast_path_matches_keras_ops(kernel_size, dtype, monkeypatch):
     # On torch the positional conv runs channels-first with its kernel kept
     # in torch's layout; with that turned off, Keras' Conv1D as elsewhere.
-    from kser.models import speech_encoder_layers
+    from kser.models import torch_ops
     from kser.models.speech_encoder_layers import PositionalConvEmbedding
 
     layer = PositionalConvEmbedding(12, kernel_size=kernel_size, groups=3, dtype=dtype)
@@ -333,7 +333,7 @@ def test_positional_conv_fast_path_matches_keras_ops(kernel_size, dtype, monkeyp
     x = rng.standard_normal((2, 9, 12)).astype("float32")
     mask = np.arange(9)[None, :] < np.array([9, 4])[:, None]
     got = _numpy(layer(x, mask))
-    monkeypatch.setattr(speech_encoder_layers, "_torch_eager", lambda x: False)
+    monkeypatch.setattr(torch_ops, "eager", lambda x: False)
     want = _numpy(layer(x, mask))
     assert got.shape == want.shape == (2, 9, 12)
     tol = 1e-5 if dtype == "float32" else 5e-2
@@ -349,7 +349,7 @@ def test_data2vec_positional_convs_fast_path_matches_keras_ops(
     # On torch data2vec-audio's stacked positional convs run channels-first
     # (kept kernels, torch's LayerNorm); with that turned off, the Keras
     # layers as elsewhere. Padded frames included.
-    from kser.models import speech_encoder_layers
+    from kser.models import torch_ops
     from kser.models.data2vec_audio.layers import (
         Data2VecAudioPositionalConvEmbedding,
     )
@@ -370,7 +370,7 @@ def test_data2vec_positional_convs_fast_path_matches_keras_ops(
     x = rng.standard_normal((2, 11, 12)).astype("float32")
     mask = np.arange(11)[None, :] < np.array([11, 5])[:, None]
     got = _numpy(layer(x, mask))
-    monkeypatch.setattr(speech_encoder_layers, "_torch_eager", lambda x: False)
+    monkeypatch.setattr(torch_ops, "eager", lambda x: False)
     want = _numpy(layer(x, mask))
     assert got.shape == want.shape == (2, 11, 12)
     tol = 1e-5 if dtype == "float32" else 5e-2

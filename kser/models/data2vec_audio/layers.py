@@ -8,7 +8,7 @@ from `kser.models.speech_encoder_layers`.
 import keras
 from keras import ops
 
-from kser.models import speech_encoder_layers
+from kser.models import torch_ops
 from kser.models.speech_encoder_layers import DEFAULT_EPSILON
 from kser.models.speech_encoder_layers import gelu
 
@@ -92,7 +92,7 @@ class Data2VecAudioPositionalConvEmbedding(keras.layers.Layer):
     def call(self, x, frame_padding_mask):
         mask = ops.cast(frame_padding_mask, x.dtype)[:, :, None]
         x = x * mask
-        if speech_encoder_layers._torch_eager(x):
+        if torch_ops.eager(x):
             return x + self._torch_stack(x, mask)
         pad = self.kernel_size // 2
         y = x
@@ -113,17 +113,16 @@ class Data2VecAudioPositionalConvEmbedding(keras.layers.Layer):
         # is torch's kernel on a channels-last view, GELU follows it there.
         import torch.nn.functional as F
 
-        layers = speech_encoder_layers
         pad = self.kernel_size // 2
         y = x.transpose(1, 2)
         mask = mask.transpose(1, 2)
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
             if self.padding_invariant and i > 0:
                 y = y * mask
-            y = layers._torch_conv1d(conv, y, padding=pad)
+            y = torch_ops.conv1d(conv, y, padding=pad)
             if self.kernel_size % 2 == 0:
                 y = y[:, :, :-1]
-            y = F.gelu(layers._torch_layer_norm(norm, y.transpose(1, 2)))
+            y = F.gelu(torch_ops.layer_norm(norm, y.transpose(1, 2)))
             y = y.transpose(1, 2)
         return y.transpose(1, 2)
 

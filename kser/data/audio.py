@@ -184,6 +184,21 @@ def load_audio(path, sample_rate=SAMPLE_RATE, filter=RESAMPLE_FILTER):
     return decode_audio(read_bytes(path), path, sample_rate, filter=filter)
 
 
+def header_seconds(path):
+    """float or None. An audio file's duration from its header, without
+    decoding it; None when the header cannot be read (a missing or corrupt
+    file: decoding it later raises the error that names it)."""
+    import soundfile
+
+    try:
+        info = soundfile.info(os.fspath(path))
+    except Exception:  # any unreadable header: the decoder reports it.
+        return None
+    if not info.samplerate:
+        return None
+    return info.frames / info.samplerate
+
+
 def rms(waveform):
     """float. Root mean square of a waveform (0.0 for an empty one)."""
     waveform = np.asarray(waveform, np.float64)

@@ -8,6 +8,7 @@ will read, so that head-training workers never run the backbone.
 
 import os
 
+from kser.data.audio import header_seconds
 from kser.data.feature_cache import FeatureCache
 from kser.data.pipeline import NoiseAugmentation
 from kser.data.pipeline import Preprocessing
@@ -17,7 +18,9 @@ from kser.train.precision import backbone_dtype
 from kser.train.precision import warn_if_emulated_bfloat16
 
 # Clips per `prepare_features` extraction call: bounds the features held
-# in memory at once while keeping length bucketing effective.
+# in memory at once. The clips are ordered by duration first, so a slice
+# holds one or two padded lengths and few short (partly duplicated)
+# extraction batches.
 PREPARE_SLICE = 256
 
 
@@ -181,8 +184,10 @@ def prepare_features(experiment, pending):
             copies = tuple(c for c in noise.copy_indices if c != 0)
             if copies:
                 jobs.append((noise, copies, files))
+        max_seconds = entry["config"].max_seconds
         for noise, copies, files in jobs:
             files = sorted(files.values(), key=_clip_order)
+            files = sorted(files, key=lambda clip: _seconds(clip, max_seconds))
             # In slices, so that the features are not all in memory.
             for start in range(0, len(files), PREPARE_SLICE):
                 cache.extract_copies(files[start : start + PREPARE_SLICE], noise, copies)
@@ -191,6 +196,18 @@ def prepare_features(experiment, pending):
 def _add(by_path, clips):
     for clip in clips:
         by_path.setdefault(os.fspath(clip.path), clip)
+
+
+def _seconds(clip, max_seconds=None):
+    """float. A clip's duration (its waveform's, else its file header's),
+    at most `max_seconds`; 0.0 when unknown. Only orders extraction: the
+    features do not depend on it."""
+    waveform = getattr(clip, "waveform", None)
+    if waveform is not None:
+        seconds = len(waveform) / clip.sample_rate
+    else:
+        seconds = header_seconds(getattr(clip, "path", None) or clip) or 0.0
+    return seconds if max_seconds is None else min(seconds, max_seconds)
 
 
 def _clip_order(clip):

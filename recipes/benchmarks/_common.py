@@ -78,3 +78,25 @@ def random_transformers_model(preset, seed=0):
 
 # The name the HuBERT-only benchmarks used.
 random_transformers_hubert = random_transformers_model
+
+
+def reference_gflops(seconds=2.0, size=1024):
+    """float. This machine's float32 matmul rate now (GFLOP/s, numpy's BLAS,
+    its default threads; the best of repeated `size` x `size` products over
+    about `seconds`). Shared VMs run at different rates on different days:
+    a run's figures are comparable with another's only beside this."""
+    import time
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    a @ b  # warm-up
+    best = float("inf")
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9

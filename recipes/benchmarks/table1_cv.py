@@ -18,6 +18,9 @@ largest resident size of one of them from `wait4`):
     python recipes/benchmarks/table1_cv.py --work /tmp/kser-table1
 
 Prints the machine, versions and a table; `--json` also writes the figures.
+Before and after each run it measures the machine's float32 matmul rate
+(`reference_gflops`): a shared VM's rate moves between days, and runs on
+different days compare only beside it.
 The cold run's RESULTS.md (Table I beside the paper's numbers, statistics,
 environment) is at WORK/cold/RESULTS.md. The backend is Keras's
 (`KERAS_BACKEND`, default jax).
@@ -37,6 +40,7 @@ sys.path.insert(0, HERE)
 
 from _common import machine  # noqa: E402
 from _common import machine_line  # noqa: E402
+from _common import reference_gflops  # noqa: E402
 from _common import versions  # noqa: E402
 
 
@@ -53,7 +57,8 @@ def parse_args(argv=None):
     parser.add_argument("--variants", help="Subset of variants, e.g. "
                         "dense-aug (default: all three).")
     parser.add_argument("--phases", default="cold,warm",
-                        help="Which runs: cold, warm or both (default).")
+                        help="Which runs, comma-separated: cold, warm or "
+                        "cold,warm (default).")
     parser.add_argument("--jobs", type=int, default=2,
                         help="Heads trained at once (the recipe's --jobs); "
                         "default 2, the cores of the reference machine.")
@@ -227,6 +232,11 @@ def per_variant_seconds(run_dir):
 
 def main(argv=None):
     args = parse_args(argv)
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    for phase in phases:
+        if phase not in ("cold", "warm"):
+            raise SystemExit(f"unknown phase {phase!r}: choose cold, warm "
+                             "or cold,warm")
     sys.path.insert(0, ROOT)
     work = os.path.abspath(args.work)
     os.makedirs(work, exist_ok=True)
@@ -260,17 +270,18 @@ def main(argv=None):
         recipe += ["--variants", args.variants]
     for item in args.overrides:
         recipe += ["--set", item]
-    for phase in [p.strip() for p in args.phases.split(",") if p.strip()]:
-        if phase not in ("cold", "warm"):
-            raise SystemExit(f"unknown phase {phase!r}: choose cold or warm")
+    for phase in phases:
         out = os.path.join(work, f"{phase}-{args.tag}" if args.tag else phase)
         shutil.rmtree(out, ignore_errors=True)
         if phase == "cold":
             shutil.rmtree(cache, ignore_errors=True)
         print(f"{phase}: running Table I (log: {out}.log)", flush=True)
+        before = reference_gflops()
         wall, peak, detail = timed_run(recipe + ["--out", out], out + ".log")
+        after = reference_gflops()
         results["runs"][phase] = {
             "wall_seconds": round(wall, 1),
+            "reference_gflops_before_after": [round(before, 1), round(after, 1)],
             "peak_memory_gib": round(peak, 2),
             **detail,
             "fold_seconds_by_variant": {
@@ -279,7 +290,9 @@ def main(argv=None):
             },
             "results_md": os.path.join(out, "RESULTS.md"),
         }
-        print(f"{phase}: {wall / 60:.1f} min, peak memory {peak:.2f} GiB", flush=True)
+        print(f"{phase}: {wall / 60:.1f} min, peak memory {peak:.2f} GiB; "
+              f"matmul reference {before:.0f} / {after:.0f} GFLOP/s before / "
+              "after", flush=True)
 
     print(format_results(results))
     if args.json:
@@ -303,6 +316,7 @@ def format_results(r):
         "(GiB) | fold seconds by variant (summed over workers) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
+    reference = []
     for phase, run in r["runs"].items():
         by = ", ".join(f"{k} {v / 60:.1f} min"
                        for k, v in run["fold_seconds_by_variant"].items())
@@ -312,6 +326,12 @@ def format_results(r):
                      f"{run['peak_one_worker_gib']:.2f} | "
                      f"{run.get('peak_rss_largest_process_gib', float('nan')):.2f} "
                      f"| {by} |")
+        ref = run.get("reference_gflops_before_after")
+        if ref:
+            reference.append(f"{phase} {ref[0]:.0f} / {ref[1]:.0f}")
+    if reference:
+        lines += ["", ("float32 matmul reference before / after each run "
+                       "(GFLOP/s, numpy, 1024^3): " + "; ".join(reference))]
     return "\n".join(lines)
 
 

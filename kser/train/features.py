@@ -185,9 +185,16 @@ def prepare_features(experiment, pending):
             if copies:
                 jobs.append((noise, copies, files))
         max_seconds = entry["config"].max_seconds
+        seconds = {}  # by path: each header is read once for all jobs
+
+        def order(item, seconds=seconds, max_seconds=max_seconds):
+            path, clip = item
+            if path not in seconds:
+                seconds[path] = _seconds(clip, max_seconds)
+            return seconds[path], _clip_order(clip)
+
         for noise, copies, files in jobs:
-            files = sorted(files.values(), key=_clip_order)
-            files = sorted(files, key=lambda clip: _seconds(clip, max_seconds))
+            files = [clip for _, clip in sorted(files.items(), key=order)]
             # In slices, so that the features are not all in memory.
             for start in range(0, len(files), PREPARE_SLICE):
                 cache.extract_copies(files[start : start + PREPARE_SLICE], noise, copies)

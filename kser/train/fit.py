@@ -143,10 +143,12 @@ def cpu_pipeline(ds, accelerator=None):
     model trains on the CPU alone; unchanged when a GPU/TPU is visible.
 
     On a CPU the input pipeline's autotuned thread pool competes for the
-    cores the train step's matmuls run on: a Table I LSTM fold (2-core
-    CPU, jax) fit in 107.8 s with tf.data's defaults and in 82.4 s with
-    these options, the same batches in the same order (BENCHMARKS.md).
-    A head's batches are small; one thread keeps ahead of the step.
+    cores the train step's matmuls run on: a Table I LSTM fold training
+    alone (2-core CPU, jax) fit in 107.8 s with tf.data's defaults and in
+    82.4 s with these options, the same batches in the same order; with
+    two folds at once (`--jobs 2`) the difference was within noise
+    (BENCHMARKS.md). A head's batches are small; one thread keeps ahead
+    of the step.
 
     Args:
         ds: `tf.data.Dataset`.
@@ -166,11 +168,14 @@ def cpu_pipeline(ds, accelerator=None):
     return ds.with_options(options)
 
 
+def _feed(plan, ds):
+    """A batched dataset as `fit`/`predict` reads it: adapted to the
+    distribution plan, then to a CPU-only host."""
+    return cpu_pipeline(plan.prepare_dataset(ds))
+
+
 def _prepare(plan, train, val):
-    return (
-        cpu_pipeline(plan.prepare_dataset(train)),
-        None if val is None else cpu_pipeline(plan.prepare_dataset(val)),
-    )
+    return _feed(plan, train), None if val is None else _feed(plan, val)
 
 
 def train_cached(experiment, config, splits):
@@ -208,7 +213,7 @@ def train_cached(experiment, config, splits):
         head = experiment.head(config)
         compile_model(head, config, plan)
         best = fit_best(head, config, *_prepare(plan, train, val), experiment.verbose)
-        logits = head.predict(cpu_pipeline(plan.prepare_dataset(test)), verbose=0)
+        logits = head.predict(_feed(plan, test), verbose=0)
     return head, best, logits[: len(y_test)], y_test
 
 
@@ -248,7 +253,7 @@ def train_online(experiment, config, splits):
         model = experiment.classifier(config)
         compile_model(model, config, plan)
         best = fit_best(model, config, *_prepare(plan, train, val), experiment.verbose)
-        logits = model.predict(cpu_pipeline(plan.prepare_dataset(test)), verbose=0)
+        logits = model.predict(_feed(plan, test), verbose=0)
     return model.head, best, logits[: len(y_test)], y_test
 
 
